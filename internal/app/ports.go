@@ -1,0 +1,167 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/nordkapp42/nordkapp42/internal/domain"
+)
+
+// Store keeps members, rooms, memberships, messages, read pointers and the
+// room event log. Every method returns an error wrapping domain.ErrNotFound
+// when the thing asked for does not exist, and domain.ErrUnavailable when the
+// database does not answer. Times go in and come out in UTC.
+//
+// Reads outside Update see committed data only. Writes happen only inside
+// Update, so that the rows and the events describing them commit together.
+type Store interface {
+	// Update runs fn in one transaction and commits when fn returns nil. Updates
+	// of the same room are serialised: inside fn, Tx.Room locks the room until
+	// commit, so event sequence numbers are gap-free and a higher seq is only
+	// assigned after every lower one has committed. fn may be called again if
+	// the database asks for a retry; it must not have effects outside tx.
+	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+
+	// Member returns one member.
+	Member(ctx context.Context, id string) (domain.Member, error)
+	// Members returns the members with the given ids that exist, by id.
+	Members(ctx context.Context, ids []string) (map[string]domain.Member, error)
+	// EnsureMember inserts m when no member has its id, and otherwise updates
+	// the name when m.Name is not empty and differs. It returns the stored member.
+	EnsureMember(ctx context.Context, m domain.Member) (domain.Member, error)
+	// TouchLastSeen sets a member's last-seen time.
+	TouchLastSeen(ctx context.Context, memberID string, at time.Time) error
+
+	// Room returns one room.
+	Room(ctx context.Context, id string) (domain.Room, error)
+	// Membership returns one member's membership of one room.
+	Membership(ctx context.Context, roomID, memberID string) (domain.Membership, error)
+	// RoomMembers pages a room's memberships ordered by (JoinedAt, MemberID).
+	RoomMembers(ctx context.Context, roomID string, page MemberPage) ([]domain.Membership, error)
+	// MemberRoomIDs returns the ids of every room the member is in.
+	MemberRoomIDs(ctx context.Context, memberID string) ([]string, error)
+	// RoomsOf pages the rooms a member is in, latest activity first: ordered by
+	// (UpdatedAt, ID) descending.
+	RoomsOf(ctx context.Context, memberID string, page RoomPage) ([]domain.Room, error)
+	// SearchRooms pages the non-CHAT rooms that are public or that the member is
+	// in, whose name contains query (case-insensitive for ASCII), ordered by
+	// (Name, ID) ascending.
+	SearchRooms(ctx context.Context, memberID, query string, page SearchPage) ([]domain.Room, error)
+	// ChatPartner returns the member id of the other member of a CHAT room.
+	ChatPartner(ctx context.Context, roomID, memberID string) (string, error)
+
+	// Message returns one message, a tombstone included.
+	Message(ctx context.Context, id string) (domain.Message, error)
+	// Messages pages a room's history by Seq; see MessagePage.
+	Messages(ctx context.Context, roomID string, page MessagePage) ([]domain.Message, error)
+	// LastMessage returns the room's newest message that is not deleted.
+	LastMessage(ctx context.Context, roomID string) (domain.Message, error)
+	// UnreadCount counts the room's messages with Seq > afterSeq that are not
+	// deleted and not written by memberID.
+	UnreadCount(ctx context.Context, roomID, memberID string, afterSeq int64) (int, error)
+
+	// Events returns up to limit events of a room with Seq > afterSeq, in Seq
+	// order, each message event carrying its message as it is now.
+	Events(ctx context.Context, roomID string, afterSeq int64, limit int) ([]domain.Event, error)
+}
+
+// Tx is the view of the store inside Update.
+type Tx interface {
+	// Room returns the room and locks it until the transaction ends.
+	Room(ctx context.Context, id string) (domain.Room, error)
+	// ChatByKey returns the CHAT room with the given domain.ChatKey.
+	ChatByKey(ctx context.Context, key string) (domain.Room, error)
+	// InsertRoom stores a new room; a CHAT whose ChatKey exists already is
+	// domain.ErrConflict.
+	InsertRoom(ctx context.Context, r domain.Room) error
+	// RenameRoom sets a room's name.
+	RenameRoom(ctx context.Context, roomID, name string) error
+
+	// Membership returns one membership.
+	Membership(ctx context.Context, roomID, memberID string) (domain.Membership, error)
+	// Memberships returns every membership of the room.
+	Memberships(ctx context.Context, roomID string) ([]domain.Membership, error)
+	// PutMembership inserts a membership or updates its role.
+	PutMembership(ctx context.Context, m domain.Membership) error
+	// DeleteMembership removes a membership.
+	DeleteMembership(ctx context.Context, roomID, memberID string) error
+	// MoveReadPointer sets the member's read pointer to (seq, messageID) when
+	// seq is greater than the current one; it reports whether it moved.
+	MoveReadPointer(ctx context.Context, roomID, memberID string, seq int64, messageID string) (bool, error)
+
+	// Members returns the members with the given ids that exist, by id.
+	Members(ctx context.Context, ids []string) (map[string]domain.Member, error)
+	// Message returns one message.
+	Message(ctx context.Context, id string) (domain.Message, error)
+	// MessageByClientID returns the message an author sent into a room with the
+	// given client message id.
+	MessageByClientID(ctx context.Context, roomID, authorID, clientMessageID string) (domain.Message, error)
+	// InsertMessage stores a new message.
+	InsertMessage(ctx context.Context, m domain.Message) error
+	// UpdateMessage stores a message's Text, EditedAt and DeletedAt.
+	UpdateMessage(ctx context.Context, m domain.Message) error
+
+	// AppendEvent appends e to its room's log: it assigns e.Seq = room.Seq+1,
+	// sets the room's Seq and UpdatedAt to e.Seq and e.At, stores the event and
+	// returns it. The room must have been locked with Room first.
+	AppendEvent(ctx context.Context, e domain.Event) (domain.Event, error)
+}
+
+// MemberPage selects memberships after a key, in (JoinedAt, MemberID) order.
+type MemberPage struct {
+	AfterJoinedAt time.Time // zero: from the start
+	AfterMemberID string
+	Limit         int
+}
+
+// RoomPage selects rooms before a key, in (UpdatedAt, ID) descending order.
+type RoomPage struct {
+	Kind           domain.RoomKind // empty: every kind
+	BeforeUpdateAt time.Time       // zero: from the newest
+	BeforeID       string
+	Limit          int
+}
+
+// SearchPage selects rooms after a key, in (Name, ID) ascending order.
+type SearchPage struct {
+	AfterName string
+	AfterID   string // empty: from the start
+	Limit     int
+}
+
+// MessagePage selects messages of a room by Seq. The result is always in
+// ascending Seq order. With Newest false it holds the first Limit messages with
+// AfterSeq < Seq < BeforeSeq; with Newest true the last Limit of them (the page
+// a chat screen shows when scrolling back). BeforeSeq 0 means no upper bound.
+type MessagePage struct {
+	AfterSeq  int64
+	BeforeSeq int64
+	Limit     int
+	Newest    bool
+}
+
+// Clock tells the time. Tests use a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+// IDs makes new identifiers: ULIDs, time-sortable, unique across nodes.
+type IDs interface {
+	New() string
+}
+
+// Broker carries published payloads between the nodes; see realtime.Broker
+// for its contract. Use cases publish through the Hub, not directly.
+
+// Presence tracks who is online: a member is online while they hold at least
+// one live connection anywhere.
+type Presence interface {
+	// Connect records one more connection of the member; it reports whether
+	// the member was offline before.
+	Connect(ctx context.Context, memberID string) (cameOnline bool, err error)
+	// Disconnect records one connection fewer; it reports whether the member
+	// has no connection left.
+	Disconnect(ctx context.Context, memberID string) (wentOffline bool, err error)
+	// Online returns which of the given members are online.
+	Online(ctx context.Context, memberIDs []string) (map[string]bool, error)
+}

@@ -1,0 +1,153 @@
+// Package app holds the use cases of nordkapp42. Every transport (GraphQL,
+// gRPC) calls these and nothing below them, so authorization and validation
+// live here once. The ports it needs (Store, Presence, Clock, IDs) are
+// declared in ports.go; adapters implement them.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"golang.org/x/time/rate"
+
+	"github.com/nordkapp42/nordkapp42/internal/domain"
+	"github.com/nordkapp42/nordkapp42/internal/realtime"
+)
+
+// Config tunes the use cases.
+type Config struct {
+	// SendRate is the sustained number of messages a member may send per
+	// second on this node; 0 disables the limit.
+	SendRate float64
+	// SendBurst is how many messages a member may send at once above SendRate.
+	SendBurst int
+}
+
+// Service runs the use cases of the messenger.
+type Service struct {
+	store    Store
+	hub      *realtime.Hub
+	presence Presence
+	clock    Clock
+	ids      IDs
+	log      *slog.Logger
+	cfg      Config
+
+	typing *typing
+
+	limitMu  sync.Mutex
+	limiters map[string]*rate.Limiter
+
+	knownMu sync.RWMutex
+	known   map[string]string // member id → name already stored
+}
+
+// New returns a Service over the given ports.
+func New(store Store, hub *realtime.Hub, presence Presence, clock Clock, ids IDs, log *slog.Logger, cfg Config) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		store: store, hub: hub, presence: presence, clock: clock, ids: ids, log: log, cfg: cfg,
+		typing:   newTyping(),
+		limiters: make(map[string]*rate.Limiter),
+		known:    make(map[string]string),
+	}
+}
+
+// EnsureMember provisions the member a token names: created on first use,
+// renamed when the token carries a new name. It is called on every
+// authenticated request, so it skips the store when nothing changed.
+func (s *Service) EnsureMember(ctx context.Context, id, name string) error {
+	if err := domain.CheckMemberID(id); err != nil {
+		return err
+	}
+	if name == "" {
+		name = id
+	}
+	if len(name) > domain.MaxMemberName {
+		name = name[:domain.MaxMemberName]
+	}
+	s.knownMu.RLock()
+	stored, ok := s.known[id]
+	s.knownMu.RUnlock()
+	if ok && stored == name {
+		return nil
+	}
+	m, err := s.store.EnsureMember(ctx, domain.Member{ID: id, Name: name, CreatedAt: s.clock.Now()})
+	if err != nil {
+		return fmt.Errorf("provision member: %w", err)
+	}
+	s.knownMu.Lock()
+	s.known[id] = m.Name
+	s.knownMu.Unlock()
+	return nil
+}
+
+// Member returns a member by id.
+func (s *Service) Member(ctx context.Context, id string) (domain.Member, error) {
+	if err := domain.CheckMemberID(id); err != nil {
+		return domain.Member{}, err
+	}
+	m, err := s.store.Member(ctx, id)
+	if err != nil {
+		return domain.Member{}, fmt.Errorf("get member: %w", err)
+	}
+	return m, nil
+}
+
+// Members returns the members with the given ids that exist.
+func (s *Service) Members(ctx context.Context, ids []string) (map[string]domain.Member, error) {
+	ms, err := s.store.Members(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("get members: %w", err)
+	}
+	return ms, nil
+}
+
+// allowSend applies the per-member send rate limit.
+func (s *Service) allowSend(memberID string) error {
+	if s.cfg.SendRate <= 0 {
+		return nil
+	}
+	s.limitMu.Lock()
+	l, ok := s.limiters[memberID]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(s.cfg.SendRate), max(s.cfg.SendBurst, 1))
+		s.limiters[memberID] = l
+	}
+	s.limitMu.Unlock()
+	if !l.AllowN(s.clock.Now(), 1) {
+		return domain.Errorf(domain.ErrRateLimited, "sending too fast: the limit is %g messages per second", s.cfg.SendRate)
+	}
+	return nil
+}
+
+// publish hands committed events to the hub. The events are durable already,
+// so a failed publish is logged, not returned: subscribers notice the gap at
+// the next event and read the store.
+func (s *Service) publish(ctx context.Context, events []domain.Event) {
+	for i := range events {
+		e := &events[i]
+		env := realtime.Envelope{Event: e}
+		if err := s.hub.Publish(ctx, realtime.RoomTopic(e.RoomID), env); err != nil {
+			s.log.WarnContext(ctx, "publish room event", "room", e.RoomID, "seq", e.Seq, "err", err)
+		}
+		if e.Type == domain.EventMemberJoined || e.Type == domain.EventMemberLeft {
+			if err := s.hub.Publish(ctx, realtime.MemberTopic(e.MemberID), env); err != nil {
+				s.log.WarnContext(ctx, "publish member event", "room", e.RoomID, "seq", e.Seq, "err", err)
+			}
+		}
+	}
+}
+
+// signal publishes an ephemeral signal to the room's activity topic.
+func (s *Service) signal(ctx context.Context, sig domain.Signal, topics ...string) {
+	for _, t := range append([]string{realtime.ActivityTopic(sig.RoomID)}, topics...) {
+		if err := s.hub.Publish(ctx, t, realtime.Envelope{Signal: &sig}); err != nil {
+			s.log.WarnContext(ctx, "publish signal", "type", sig.Type, "err", err)
+		}
+	}
+}

@@ -1,0 +1,358 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nordkapp42/nordkapp42/internal/domain"
+	"github.com/nordkapp42/nordkapp42/internal/realtime"
+)
+
+// Streams hand their output to the transport through a small buffer; the
+// real bound is the hub's per-subscription queue behind it.
+const streamBuffer = 32
+
+// catchUpPage is how many events one store read returns while catching up.
+const catchUpPage = 500
+
+// MyRoomsInterval is the least time between two emissions of MyRooms.
+const MyRoomsInterval = 250 * time.Millisecond
+
+// myRoomsLimit bounds the room list MyRooms emits.
+const myRoomsLimit = MaxPageSize
+
+// errStreamEnd ends a stream normally: its viewer may no longer see it.
+var errStreamEnd = errors.New("end of stream")
+
+// Done is told how a stream ended just before its channel closes: nil when the
+// subscriber went away or the stream ended normally, otherwise why.
+type Done func(err error)
+
+// RoomEvents streams the durable events of a room the actor may see. With
+// after (an event cursor of this room) it first replays every event after it
+// from the store, then goes live; without, it starts with the next event.
+// Every event is delivered once, in sequence order, with no gap: live events
+// already seen are dropped and a gap is filled from the store.
+func (s *Service) RoomEvents(ctx context.Context, actor, roomID string, after *string, done Done) (<-chan *domain.Event, error) {
+	room, _, err := s.Room(ctx, actor, roomID)
+	if err != nil {
+		return nil, err
+	}
+	from := int64(-1)
+	if after != nil {
+		cursorRoom, seq, err := ParseEventCursor(*after)
+		if err != nil {
+			return nil, err
+		}
+		if cursorRoom != roomID {
+			return nil, domain.Errorf(domain.ErrInvalid, "cursor belongs to another room")
+		}
+		from = seq
+	}
+	sub, err := s.hub.Subscribe(ctx, realtime.RoomTopic(roomID))
+	if err != nil {
+		return nil, fmt.Errorf("subscribe room events: %w", err)
+	}
+	if from < 0 {
+		// Read the position only now that the subscription is live, so that
+		// nothing committed in between is missed.
+		if room, err = s.store.Room(ctx, roomID); err != nil {
+			sub.Close()
+			return nil, fmt.Errorf("subscribe room events: %w", err)
+		}
+		from = room.Seq
+	}
+	f := &follower{s: s, actor: actor, sub: sub, pos: map[string]int64{roomID: from}, out: make(chan *domain.Event, streamBuffer)}
+	go f.run(ctx, done, func(ctx context.Context) error { return f.catchUp(ctx, roomID) })
+	return f.out, nil
+}
+
+// MyEvents streams the durable events of every room the actor is in, with
+// the same per-room guarantees as RoomEvents. Rooms the actor joins or is
+// added to join the stream with their MEMBER_JOINED event; rooms the actor
+// leaves drop out after their MEMBER_LEFT event.
+func (s *Service) MyEvents(ctx context.Context, actor string, done Done) (<-chan *domain.Event, error) {
+	sub, pos, err := s.followMyRooms(ctx, actor)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe my events: %w", err)
+	}
+	f := &follower{s: s, actor: actor, sub: sub, pos: pos, all: true, out: make(chan *domain.Event, streamBuffer)}
+	go f.run(ctx, done, nil)
+	return f.out, nil
+}
+
+// followMyRooms subscribes to the actor's member topic and to each of their
+// rooms, and returns each room's position as of after the subscription.
+func (s *Service) followMyRooms(ctx context.Context, actor string) (*realtime.Subscription, map[string]int64, error) {
+	sub, err := s.hub.Subscribe(ctx, realtime.MemberTopic(actor))
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := s.store.MemberRoomIDs(ctx, actor)
+	if err != nil {
+		sub.Close()
+		return nil, nil, err
+	}
+	pos := make(map[string]int64, len(ids))
+	for _, id := range ids {
+		if err := sub.Add(ctx, realtime.RoomTopic(id)); err != nil {
+			sub.Close()
+			return nil, nil, err
+		}
+		room, err := s.store.Room(ctx, id)
+		if err != nil {
+			sub.Close()
+			return nil, nil, err
+		}
+		pos[id] = room.Seq
+	}
+	return sub, pos, nil
+}
+
+// follower turns the live envelopes of a hub subscription into gap-free,
+// duplicate-free, ordered per-room event streams.
+type follower struct {
+	s     *Service
+	actor string
+	sub   *realtime.Subscription
+	pos   map[string]int64 // room → seq of the last event delivered
+	all   bool             // following all the actor's rooms (MyEvents)
+	out   chan *domain.Event
+}
+
+func (f *follower) run(ctx context.Context, done Done, start func(context.Context) error) {
+	defer close(f.out)
+	defer f.sub.Close()
+	err := f.loop(ctx, start)
+	if errors.Is(err, errStreamEnd) || ctx.Err() != nil {
+		err = nil
+	}
+	if done != nil {
+		done(err)
+	}
+}
+
+func (f *follower) loop(ctx context.Context, start func(context.Context) error) error {
+	if start != nil {
+		if err := start(ctx); err != nil {
+			return err
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case env, ok := <-f.sub.C():
+			if !ok {
+				return f.sub.Err()
+			}
+			if env.Event != nil {
+				if err := f.take(ctx, env.Event); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// take handles one live event.
+func (f *follower) take(ctx context.Context, e *domain.Event) error {
+	last, tracked := f.pos[e.RoomID]
+	if !tracked {
+		if !f.all || e.Type != domain.EventMemberJoined || e.MemberID != f.actor {
+			return nil
+		}
+		// Added to a new room: follow it from this event on.
+		if err := f.sub.Add(ctx, realtime.RoomTopic(e.RoomID)); err != nil {
+			return err
+		}
+		last = e.Seq - 1
+		f.pos[e.RoomID] = last
+	}
+	switch {
+	case e.Seq <= last:
+		return nil // seen already
+	case e.Seq > last+1:
+		return f.catchUp(ctx, e.RoomID) // a gap: the store has everything up to e
+	}
+	return f.emit(ctx, e)
+}
+
+// catchUp delivers from the store every event of the room after its position.
+func (f *follower) catchUp(ctx context.Context, roomID string) error {
+	for {
+		last, tracked := f.pos[roomID]
+		if !tracked {
+			return nil
+		}
+		events, err := f.s.store.Events(ctx, roomID, last, catchUpPage)
+		if err != nil {
+			return fmt.Errorf("read room events: %w", err)
+		}
+		for i := range events {
+			if _, tracked := f.pos[roomID]; !tracked {
+				return nil
+			}
+			if err := f.emit(ctx, &events[i]); err != nil {
+				return err
+			}
+		}
+		if len(events) < catchUpPage {
+			return nil
+		}
+	}
+}
+
+// emit delivers one event and advances the room's position. An event telling
+// that the actor left a room ends what they may no longer see.
+func (f *follower) emit(ctx context.Context, e *domain.Event) error {
+	select {
+	case f.out <- e:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	f.pos[e.RoomID] = e.Seq
+	if e.Type != domain.EventMemberLeft || e.MemberID != f.actor {
+		return nil
+	}
+	if f.all {
+		f.sub.Remove(realtime.RoomTopic(e.RoomID))
+		delete(f.pos, e.RoomID)
+		return nil
+	}
+	room, err := f.s.store.Room(ctx, e.RoomID)
+	if err != nil {
+		return fmt.Errorf("recheck room: %w", err)
+	}
+	if !room.Kind.Public() {
+		return errStreamEnd
+	}
+	return nil
+}
+
+// MyRooms is a live query of the actor's room list: it emits the list now,
+// then again after each change to any of the rooms (a message, a rename, a
+// member joining, the actor's read pointer moving), at most once per
+// MyRoomsInterval, latest activity first.
+func (s *Service) MyRooms(ctx context.Context, actor string, done Done) (<-chan []domain.Room, error) {
+	sub, pos, err := s.followMyRooms(ctx, actor)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe my rooms: %w", err)
+	}
+	out := make(chan []domain.Room, 1)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		err := s.myRoomsLoop(ctx, actor, sub, pos, out)
+		if ctx.Err() != nil {
+			err = nil
+		}
+		if done != nil {
+			done(err)
+		}
+	}()
+	return out, nil
+}
+
+func (s *Service) myRoomsLoop(ctx context.Context, actor string, sub *realtime.Subscription, pos map[string]int64, out chan<- []domain.Room) error {
+	emit := func() error {
+		rooms, err := s.store.RoomsOf(ctx, actor, RoomPage{Limit: myRoomsLimit})
+		if err != nil {
+			return fmt.Errorf("list rooms: %w", err)
+		}
+		select {
+		case out <- rooms:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := emit(); err != nil {
+		return err
+	}
+	last := time.Now()
+	var timer *time.Timer
+	var fire <-chan time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case env, ok := <-sub.C():
+			if !ok {
+				return sub.Err()
+			}
+			if e := env.Event; e != nil && e.MemberID == actor {
+				switch _, tracked := pos[e.RoomID]; {
+				case e.Type == domain.EventMemberJoined && !tracked:
+					if err := sub.Add(ctx, realtime.RoomTopic(e.RoomID)); err != nil {
+						return err
+					}
+					pos[e.RoomID] = e.Seq
+				case e.Type == domain.EventMemberLeft && tracked:
+					sub.Remove(realtime.RoomTopic(e.RoomID))
+					delete(pos, e.RoomID)
+				}
+			}
+			if fire == nil {
+				timer = time.NewTimer(max(MyRoomsInterval-time.Since(last), 0))
+				fire = timer.C
+			}
+		case <-fire:
+			fire = nil
+			if err := emit(); err != nil {
+				return err
+			}
+			last = time.Now()
+		}
+	}
+}
+
+// RoomActivity streams the ephemeral signals of a room the actor may see:
+// members coming online and going offline, typing, read receipts. Signals are
+// not stored: a subscriber gets those published while it listens.
+func (s *Service) RoomActivity(ctx context.Context, actor, roomID string, done Done) (<-chan *domain.Signal, error) {
+	if _, _, err := s.Room(ctx, actor, roomID); err != nil {
+		return nil, err
+	}
+	sub, err := s.hub.Subscribe(ctx, realtime.ActivityTopic(roomID))
+	if err != nil {
+		return nil, fmt.Errorf("subscribe room activity: %w", err)
+	}
+	out := make(chan *domain.Signal, streamBuffer)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		var err error
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				break loop
+			case env, ok := <-sub.C():
+				if !ok {
+					err = sub.Err()
+					break loop
+				}
+				if env.Signal == nil {
+					continue
+				}
+				select {
+				case out <- env.Signal:
+				case <-ctx.Done():
+					break loop
+				}
+			}
+		}
+		if done != nil {
+			done(err)
+		}
+	}()
+	return out, nil
+}
