@@ -1,0 +1,99 @@
+// Package config reads the settings of the nordkapp42 subcommands from
+// command-line flags and NORDKAPP42_* environment variables. A flag wins over
+// its environment variable, which wins over the default.
+package config
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config is the configuration of the serve subcommand.
+type Config struct {
+	// Addr is the address the HTTP server listens on.
+	Addr string
+	// DataDir holds the node's files: the SQLite database and, when no key is
+	// configured, the generated JWT secret.
+	DataDir string
+	// Demo enables demo mode, for trying the server out locally; never for
+	// production.
+	Demo bool
+	// JWTSecret is the HS256 secret tokens are verified with. When it and
+	// JWTPublicKeyFile are both empty, the secret kept in DataDir is used, and
+	// created on first start.
+	JWTSecret string
+	// JWTPublicKeyFile is the path of a PEM public key (RSA for RS256, EC P-256
+	// for ES256) that tokens from an external identity provider are verified
+	// with.
+	JWTPublicKeyFile string
+	// RateLimit is how many messages per second one member may send, on
+	// average; 0 disables the limit.
+	RateLimit float64
+	// RateBurst is how many messages a member may send at once above RateLimit.
+	RateBurst int
+	// LogLevel is the lowest level logged: debug, info, warn or error.
+	LogLevel string
+	// LogFormat is how log records are written: json or text.
+	LogFormat string
+	// ShutdownTimeout bounds how long a graceful shutdown waits for requests
+	// and streams to finish before closing them.
+	ShutdownTimeout time.Duration
+	// MaxSubscriptionsPerConn bounds the subscriptions one WebSocket connection
+	// may have open at once.
+	MaxSubscriptionsPerConn int
+}
+
+// serveSettings binds the flags and environment variables of serve to the
+// fields of c, and sets those fields to their defaults.
+func serveSettings(c *Config) []setting {
+	return []setting{
+		{"addr", envPrefix + "ADDR", stringVar(&c.Addr, ":8080"), "address the HTTP server listens on", nil},
+		{"data-dir", envPrefix + "DATA_DIR", stringVar(&c.DataDir, "./data"), "directory of the database and the generated JWT secret", nil},
+		{"demo", envPrefix + "DEMO", boolVar(&c.Demo, false), "demo mode, for trying the server out locally; never for production", nil},
+		{"jwt-secret", envPrefix + "JWT_SECRET", stringVar(&c.JWTSecret, ""), "HS256 secret for tokens; prefer the environment variable, as flags show in the process list; with no secret and no public key, <data-dir>/jwt-secret is used", nil},
+		{"jwt-public-key", envPrefix + "JWT_PUBLIC_KEY", stringVar(&c.JWTPublicKeyFile, ""), "path of a PEM public key (RSA for RS256, EC P-256 for ES256) to verify tokens with", nil},
+		{"rate-limit", envPrefix + "RATE_LIMIT", floatVar(&c.RateLimit, 50), "messages per second a member may send on average; 0 disables the limit", atLeast(&c.RateLimit, 0)},
+		{"rate-burst", envPrefix + "RATE_BURST", intVar(&c.RateBurst, 100), "messages a member may send at once above the rate limit", positive(&c.RateBurst)},
+		{"log-level", envPrefix + "LOG_LEVEL", stringVar(&c.LogLevel, "info"), "lowest level logged: debug, info, warn or error", oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
+		{"log-format", envPrefix + "LOG_FORMAT", stringVar(&c.LogFormat, "json"), "log format: json or text", oneOf(&c.LogFormat, "json", "text")},
+		{"shutdown-timeout", envPrefix + "SHUTDOWN_TIMEOUT", durationVar(&c.ShutdownTimeout, 25*time.Second), "how long a graceful shutdown waits for requests and streams to finish", positive(&c.ShutdownTimeout)},
+		{"max-subscriptions-per-conn", envPrefix + "MAX_SUBSCRIPTIONS_PER_CONN", intVar(&c.MaxSubscriptionsPerConn, 100), "subscriptions one WebSocket connection may have open at once", positive(&c.MaxSubscriptionsPerConn)},
+	}
+}
+
+// ParseServe reads the configuration of the serve subcommand from args (the
+// arguments after "serve") and getenv (usually os.Getenv; nil for none). An
+// invalid value gives an error naming the flag or environment variable; -h or
+// --help gives ErrHelp.
+func ParseServe(args []string, getenv func(string) string) (Config, error) {
+	var c Config
+	if err := parse("serve", serveSettings(&c), args, getenv); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// ServeUsage returns the help text of the serve subcommand: every flag with
+// its environment variable and default.
+func ServeUsage() string {
+	var c Config
+	return usage("Usage: nordkapp42 serve [flags]\n\nRun the messaging server.", serveSettings(&c))
+}
+
+// LogValue keeps the JWT secret out of logs: logging a Config shows whether a
+// secret is set, never the secret itself.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("data_dir", c.DataDir),
+		slog.Bool("demo", c.Demo),
+		slog.Bool("jwt_secret_set", c.JWTSecret != ""),
+		slog.String("jwt_public_key_file", c.JWTPublicKeyFile),
+		slog.Float64("rate_limit", c.RateLimit),
+		slog.Int("rate_burst", c.RateBurst),
+		slog.String("log_level", c.LogLevel),
+		slog.String("log_format", c.LogFormat),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Int("max_subscriptions_per_conn", c.MaxSubscriptionsPerConn),
+	)
+}
