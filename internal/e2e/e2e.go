@@ -51,7 +51,7 @@ func Binary(t testing.TB) string {
 		cmd := exec.Command("go", "build", "-race", "-o", binPath, "./cmd/nordkapp42")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			errBuild = fmt.Errorf("go build: %v\n%s", err, out)
+			errBuild = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if errBuild != nil {

@@ -117,7 +117,6 @@ func (b *Broker) unsubscribe(topicName string, t *topic, s *subscription) {
 
 	// A Publish that loaded the old list holds deliverMu until it is done;
 	// every later one loads the new list.
-	//lint:ignore SA2001 the empty critical section is the point: it waits.
 	t.deliverMu.Lock()
-	t.deliverMu.Unlock()
+	t.deliverMu.Unlock() //nolint:staticcheck // SA2001: the empty critical section is the point: it waits.
 }

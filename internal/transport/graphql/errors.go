@@ -24,26 +24,24 @@ const (
 	CodeInternal        = "INTERNAL_SERVER_ERROR"
 )
 
-// Code returns the extensions.code for an error returned by a use case. This
-// is the one place where domain error kinds become GraphQL codes.
+// codes maps each domain error kind to its extensions.code. This is the one
+// place where domain error kinds become GraphQL codes.
+var codes = map[error]string{
+	domain.ErrInvalid:         CodeBadUserInput,
+	domain.ErrNotFound:        CodeNotFound,
+	domain.ErrForbidden:       CodeForbidden,
+	domain.ErrConflict:        CodeConflict,
+	domain.ErrUnauthenticated: CodeUnauthenticated,
+	domain.ErrRateLimited:     CodeRateLimited,
+	domain.ErrUnavailable:     CodeUnavailable,
+	domain.ErrSlowConsumer:    CodeSlowConsumer,
+}
+
+// Code returns the extensions.code for an error returned by a use case;
+// anything that is not a domain error kind is internal.
 func Code(err error) string {
-	switch domain.Kind(err) {
-	case domain.ErrInvalid:
-		return CodeBadUserInput
-	case domain.ErrNotFound:
-		return CodeNotFound
-	case domain.ErrForbidden:
-		return CodeForbidden
-	case domain.ErrConflict:
-		return CodeConflict
-	case domain.ErrUnauthenticated:
-		return CodeUnauthenticated
-	case domain.ErrRateLimited:
-		return CodeRateLimited
-	case domain.ErrUnavailable:
-		return CodeUnavailable
-	case domain.ErrSlowConsumer:
-		return CodeSlowConsumer
+	if code, ok := codes[domain.Kind(err)]; ok {
+		return code
 	}
 	return CodeInternal
 }
