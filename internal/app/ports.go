@@ -10,7 +10,8 @@ import (
 // Store keeps members, rooms, memberships, messages, read pointers and the
 // room event log. Every method returns an error wrapping domain.ErrNotFound
 // when the thing asked for does not exist, and domain.ErrUnavailable when the
-// database does not answer. Times go in and come out in UTC.
+// database does not answer. Times go in and come out in UTC, truncated to
+// the microsecond (the precision PostgreSQL keeps).
 //
 // Reads outside Update see committed data only. Writes happen only inside
 // Update, so that the rows and the events describing them commit together.

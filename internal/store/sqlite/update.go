@@ -1,0 +1,126 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/nordkapp42/nordkapp42/internal/app"
+	"github.com/nordkapp42/nordkapp42/internal/domain"
+)
+
+// querier is what the queries need from either a pool or a transaction, so
+// that a read is written once for the Store and for its Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Update runs fn in one transaction on the single write connection and
+// commits when fn returns nil. It returns fn's error unchanged after rolling
+// back; a panic in fn rolls back and goes on panicking.
+//
+// Concurrent Update calls queue for the write connection, so they run one at
+// a time: a room "locked" by Tx.Room stays locked simply because no other
+// transaction runs until this one ends, and a higher seq is only assigned
+// after every lower one has committed. SQLite never asks for a retry here,
+// so fn is called exactly once. fn must write only through tx: a write
+// through the Store itself would wait for the connection fn holds.
+func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx app.Tx) error) error {
+	return s.inTx(ctx, func(q querier) error {
+		return fn(ctx, &tx{q: q})
+	})
+}
+
+// inTx runs fn in a transaction on the write connection: BEGIN IMMEDIATE
+// takes the write lock up front, so no statement inside waits for it.
+func (s *Store) inTx(ctx context.Context, fn func(querier) error) error {
+	sqlTx, err := s.write.db.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError("begin transaction", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			// Runs on an error and while a panic unwinds; the panic goes on.
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(s.write.in(sqlTx)); err != nil {
+		return err
+	}
+	done = true
+	if err := sqlTx.Commit(); err != nil {
+		return dbError("commit transaction", err)
+	}
+	return nil
+}
+
+// tx is the app.Tx of one Update call.
+type tx struct {
+	q querier
+}
+
+var _ app.Tx = (*tx)(nil)
+
+// Room returns the room. It "locks" the room until the transaction ends in
+// the sense the port asks for: no other transaction runs meanwhile.
+func (t *tx) Room(ctx context.Context, id string) (domain.Room, error) {
+	return getRoom(ctx, t.q, id)
+}
+
+func (t *tx) ChatByKey(ctx context.Context, key string) (domain.Room, error) {
+	return getChatByKey(ctx, t.q, key)
+}
+
+func (t *tx) InsertRoom(ctx context.Context, r domain.Room) error {
+	return insertRoom(ctx, t.q, r)
+}
+
+func (t *tx) RenameRoom(ctx context.Context, roomID, name string) error {
+	return renameRoom(ctx, t.q, roomID, name)
+}
+
+func (t *tx) Membership(ctx context.Context, roomID, memberID string) (domain.Membership, error) {
+	return getMembership(ctx, t.q, roomID, memberID)
+}
+
+func (t *tx) Memberships(ctx context.Context, roomID string) ([]domain.Membership, error) {
+	return listMemberships(ctx, t.q, roomID)
+}
+
+func (t *tx) PutMembership(ctx context.Context, m domain.Membership) error {
+	return putMembership(ctx, t.q, m)
+}
+
+func (t *tx) DeleteMembership(ctx context.Context, roomID, memberID string) error {
+	return deleteMembership(ctx, t.q, roomID, memberID)
+}
+
+func (t *tx) MoveReadPointer(ctx context.Context, roomID, memberID string, seq int64, messageID string) (bool, error) {
+	return moveReadPointer(ctx, t.q, roomID, memberID, seq, messageID)
+}
+
+func (t *tx) Members(ctx context.Context, ids []string) (map[string]domain.Member, error) {
+	return getMembers(ctx, t.q, ids)
+}
+
+func (t *tx) Message(ctx context.Context, id string) (domain.Message, error) {
+	return getMessage(ctx, t.q, id)
+}
+
+func (t *tx) MessageByClientID(ctx context.Context, roomID, authorID, clientMessageID string) (domain.Message, error) {
+	return getMessageByClientID(ctx, t.q, roomID, authorID, clientMessageID)
+}
+
+func (t *tx) InsertMessage(ctx context.Context, m domain.Message) error {
+	return insertMessage(ctx, t.q, m)
+}
+
+func (t *tx) UpdateMessage(ctx context.Context, m domain.Message) error {
+	return updateMessage(ctx, t.q, m)
+}
+
+func (t *tx) AppendEvent(ctx context.Context, e domain.Event) (domain.Event, error) {
+	return appendEvent(ctx, t.q, e)
+}
