@@ -50,12 +50,12 @@ func TestPragmas(t *testing.T) {
 		{"write", "journal_mode", "wal"},
 		{"write", "foreign_keys", "1"},
 		{"write", "busy_timeout", "5000"},
-		{"write", "synchronous", "2"}, // FULL, // NORMAL
+		{"write", "synchronous", "2"}, // FULL
 		{"write", "query_only", "0"},
 		{"read", "journal_mode", "wal"},
 		{"read", "foreign_keys", "1"},
 		{"read", "busy_timeout", "5000"},
-		{"read", "synchronous", "2"}, // FULL,
+		{"read", "synchronous", "2"}, // FULL
 		{"read", "query_only", "1"},
 	}
 	for _, tc := range tests {
