@@ -247,7 +247,7 @@ func (s *Service) UpdateRoom(ctx context.Context, actor, roomID, name string) (d
 			return err
 		}
 		if room.Kind == domain.KindChat {
-			return domain.Errorf(domain.ErrInvalid, "a chat has no name of its own")
+			return domain.Errorf(domain.ErrForbidden, "a chat cannot be renamed")
 		}
 		if err := requireManager(m); err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -67,8 +68,10 @@ func (s *Service) EnsureMember(ctx context.Context, id, name string) error {
 	if name == "" {
 		name = id
 	}
-	if len(name) > domain.MaxMemberName {
-		name = name[:domain.MaxMemberName]
+	if utf8.RuneCountInString(name) > domain.MaxMemberName {
+		// Cut at a character boundary: a byte cut could split a character and
+		// store invalid UTF-8.
+		name = string([]rune(name)[:domain.MaxMemberName])
 	}
 	s.knownMu.RLock()
 	stored, ok := s.known[id]

@@ -55,13 +55,18 @@ func (s *Service) RoomEvents(ctx context.Context, actor, roomID string, after *s
 	if err != nil {
 		return nil, fmt.Errorf("subscribe room events: %w", err)
 	}
+	// Read the position only now that the subscription is live, so that
+	// nothing committed in between is missed.
+	if room, err = s.store.Room(ctx, roomID); err != nil {
+		sub.Close()
+		return nil, fmt.Errorf("subscribe room events: %w", err)
+	}
+	if from > room.Seq {
+		// A cursor from the future would silently swallow the events up to it.
+		sub.Close()
+		return nil, domain.Errorf(domain.ErrInvalid, "cursor is ahead of the room's latest event")
+	}
 	if from < 0 {
-		// Read the position only now that the subscription is live, so that
-		// nothing committed in between is missed.
-		if room, err = s.store.Room(ctx, roomID); err != nil {
-			sub.Close()
-			return nil, fmt.Errorf("subscribe room events: %w", err)
-		}
 		from = room.Seq
 	}
 	f := &follower{s: s, actor: actor, sub: sub, pos: map[string]int64{roomID: from}, out: make(chan *domain.Event, streamBuffer)}
@@ -164,12 +169,15 @@ func (f *follower) take(ctx context.Context, e *domain.Event) error {
 		if !f.all || e.Type != domain.EventMemberJoined || e.MemberID != f.actor {
 			return nil
 		}
-		// Added to a new room: follow it from this event on.
+		// Added to a new room: follow it from this event on. Whatever the room
+		// published before its topic was joined never reached us, and no later
+		// event may come to reveal the gap, so read it from the store, which
+		// has everything up to e.
 		if err := f.sub.Add(ctx, realtime.RoomTopic(e.RoomID)); err != nil {
 			return err
 		}
-		last = e.Seq - 1
-		f.pos[e.RoomID] = last
+		f.pos[e.RoomID] = e.Seq - 1
+		return f.catchUp(ctx, e.RoomID)
 	}
 	switch {
 	case e.Seq <= last:
@@ -208,10 +216,8 @@ func (f *follower) catchUp(ctx context.Context, roomID string) error {
 // emit delivers one event and advances the room's position. An event telling
 // that the actor left a room ends what they may no longer see.
 func (f *follower) emit(ctx context.Context, e *domain.Event) error {
-	select {
-	case f.out <- e:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := send(ctx, f.sub, f.out, e); err != nil {
+		return err
 	}
 	f.pos[e.RoomID] = e.Seq
 	if e.Type != domain.EventMemberLeft || e.MemberID != f.actor {
@@ -262,12 +268,7 @@ func (s *Service) myRoomsLoop(ctx context.Context, actor string, sub *realtime.S
 		if err != nil {
 			return fmt.Errorf("list rooms: %w", err)
 		}
-		select {
-		case out <- rooms:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return send(ctx, sub, out, rooms)
 	}
 	if err := emit(); err != nil {
 		return err
@@ -343,9 +344,10 @@ func (s *Service) RoomActivity(ctx context.Context, actor, roomID string, done D
 				if env.Signal == nil {
 					continue
 				}
-				select {
-				case out <- env.Signal:
-				case <-ctx.Done():
+				if err = send(ctx, sub, out, env.Signal); err != nil {
+					if ctx.Err() != nil {
+						err = nil
+					}
 					break loop
 				}
 			}
@@ -355,4 +357,21 @@ func (s *Service) RoomActivity(ctx context.Context, actor, roomID string, done D
 		}
 	}()
 	return out, nil
+}
+
+// send hands v to the consumer. While the consumer is behind, the hub may
+// end the subscription as a slow consumer; send then returns why at once
+// instead of waiting for a consumer that is not reading.
+func send[T any](ctx context.Context, sub *realtime.Subscription, out chan<- T, v T) error {
+	select {
+	case out <- v:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-sub.Done():
+		if err := sub.Err(); err != nil {
+			return err
+		}
+		return errStreamEnd
+	}
 }

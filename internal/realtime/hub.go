@@ -106,6 +106,7 @@ func (h *Hub) Subscribe(ctx context.Context, topics ...string) (*Subscription, e
 	s := &Subscription{
 		hub:    h,
 		ch:     make(chan *Envelope, h.queueSize),
+		done:   make(chan struct{}),
 		topics: make(map[string]*membership, len(topics)),
 	}
 	var err error

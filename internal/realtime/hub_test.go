@@ -453,6 +453,16 @@ func TestSlowConsumerIsEndedAlone(t *testing.T) {
 	if err := slow.Err(); !errors.Is(err, domain.ErrSlowConsumer) {
 		t.Errorf("slow consumer Err() = %v, want %v", err, domain.ErrSlowConsumer)
 	}
+	select {
+	case <-slow.Done():
+	default:
+		t.Error("slow consumer's Done is still open after the hub ended it")
+	}
+	select {
+	case <-reader.Done():
+		t.Error("reader's Done closed, but the reader kept up")
+	default:
+	}
 	if err := reader.Err(); err != nil {
 		t.Errorf("reader Err() = %v, want nil", err)
 	}

@@ -30,8 +30,9 @@ var errClosed = errors.New("subscription closed")
 // the hub ended it: Close is what gives the topics back, and the hub keeps an
 // upstream subscription for as long as one subscription holds the topic.
 type Subscription struct {
-	hub *Hub
-	ch  chan *Envelope
+	hub  *Hub
+	ch   chan *Envelope
+	done chan struct{} // closed with ch: lets a producer blocked elsewhere notice the end
 
 	// topics is guarded by Hub.mu.
 	topics map[string]*membership
@@ -48,6 +49,11 @@ type Subscription struct {
 // receives the same *Envelope, which must be treated as read-only. C is closed
 // when the subscription ends, by Close or by the hub.
 func (s *Subscription) C() <-chan *Envelope { return s.ch }
+
+// Done is closed when the subscription ends, like C, but without holding
+// envelopes: a consumer busy elsewhere (blocked handing an earlier envelope
+// on) selects on it to learn at once that the hub ended the subscription.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
 
 // Err returns why the subscription ended: nil while it is running and when it
 // was ended by Close, otherwise an error wrapping domain.ErrSlowConsumer. Call
@@ -136,6 +142,7 @@ func (s *Subscription) Close() {
 	if !s.ended {
 		s.ended = true
 		close(s.ch)
+		close(s.done)
 	}
 	s.mu.Unlock()
 
@@ -173,6 +180,7 @@ func (s *Subscription) offer(env *Envelope) bool {
 		s.ended = true
 		s.err = s.hub.slowErr
 		close(s.ch)
+		close(s.done)
 		return false
 	}
 }
