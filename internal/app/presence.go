@@ -40,6 +40,7 @@ func (s *Service) announce(ctx context.Context, actor string, typ domain.SignalT
 	if err := s.store.TouchLastSeen(ctx, actor, now); err != nil {
 		s.log.WarnContext(ctx, "touch last seen", "err", err)
 	}
+	s.members.Remove(actor)
 	rooms, err := s.store.MemberRoomIDs(ctx, actor)
 	if err != nil {
 		s.log.WarnContext(ctx, "announce presence", "err", err)

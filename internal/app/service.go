@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 	"unicode/utf8"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
 	"github.com/nordkapp42/nordkapp42/internal/domain"
@@ -41,21 +43,38 @@ type Service struct {
 	limitMu  sync.Mutex
 	limiters map[string]*rate.Limiter
 
-	knownMu sync.RWMutex
-	known   map[string]string // member id → name already stored
+	// members caches member rows: every event delivered to every subscriber
+	// resolves its author, and a store read per delivery would make the cost
+	// of a message grow with its audience. Entries expire so that a change
+	// made through another node shows within memberTTL.
+	members *lru.Cache[string, cachedMember]
 }
+
+// cachedMember is a member row and when it was read.
+type cachedMember struct {
+	m  domain.Member
+	at time.Time
+}
+
+// Member cache bounds.
+const (
+	memberCacheSize = 100_000
+	memberTTL       = 30 * time.Second
+)
 
 // New returns a Service over the given ports.
 func New(store Store, hub *realtime.Hub, presence Presence, clock Clock, ids IDs, log *slog.Logger, cfg Config) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{
+	s := &Service{
 		store: store, hub: hub, presence: presence, clock: clock, ids: ids, log: log, cfg: cfg,
 		typing:   newTyping(),
 		limiters: make(map[string]*rate.Limiter),
-		known:    make(map[string]string),
 	}
+	// lru.New fails only for a size below one.
+	s.members, _ = lru.New[string, cachedMember](memberCacheSize)
+	return s
 }
 
 // EnsureMember provisions the member a token names: created on first use,
@@ -73,20 +92,24 @@ func (s *Service) EnsureMember(ctx context.Context, id, name string) error {
 		// store invalid UTF-8.
 		name = string([]rune(name)[:domain.MaxMemberName])
 	}
-	s.knownMu.RLock()
-	stored, ok := s.known[id]
-	s.knownMu.RUnlock()
-	if ok && stored == name {
+	if m, ok := s.cachedMember(id); ok && m.Name == name {
 		return nil
 	}
 	m, err := s.store.EnsureMember(ctx, domain.Member{ID: id, Name: name, CreatedAt: s.clock.Now()})
 	if err != nil {
 		return fmt.Errorf("provision member: %w", err)
 	}
-	s.knownMu.Lock()
-	s.known[id] = m.Name
-	s.knownMu.Unlock()
+	s.members.Add(id, cachedMember{m: m, at: s.clock.Now()})
 	return nil
+}
+
+// cachedMember returns a member read less than memberTTL ago.
+func (s *Service) cachedMember(id string) (domain.Member, bool) {
+	c, ok := s.members.Get(id)
+	if !ok || s.clock.Now().Sub(c.at) >= memberTTL {
+		return domain.Member{}, false
+	}
+	return c.m, true
 }
 
 // Member returns a member by id.
@@ -94,10 +117,14 @@ func (s *Service) Member(ctx context.Context, id string) (domain.Member, error) 
 	if err := domain.CheckMemberID(id); err != nil {
 		return domain.Member{}, err
 	}
+	if m, ok := s.cachedMember(id); ok {
+		return m, nil
+	}
 	m, err := s.store.Member(ctx, id)
 	if err != nil {
 		return domain.Member{}, fmt.Errorf("get member: %w", err)
 	}
+	s.members.Add(id, cachedMember{m: m, at: s.clock.Now()})
 	return m, nil
 }
 
