@@ -284,6 +284,7 @@ type testBroker struct {
 	mu              sync.Mutex
 	drop            map[int64]bool
 	beforeSubscribe func(topic string)
+	handlers        map[string][]realtime.Handler
 }
 
 var _ realtime.Broker = (*testBroker)(nil)
@@ -322,12 +323,28 @@ func (b *testBroker) Publish(ctx context.Context, topic string, payload []byte) 
 	return b.inner.Publish(ctx, topic, payload)
 }
 
-func (b *testBroker) Subscribe(ctx context.Context, topic string, deliver func([]byte)) (func(), error) {
+func (b *testBroker) Subscribe(ctx context.Context, topic string, h realtime.Handler) (func(), error) {
 	b.mu.Lock()
 	hook := b.beforeSubscribe
+	if b.handlers == nil {
+		b.handlers = make(map[string][]realtime.Handler)
+	}
+	b.handlers[topic] = append(b.handlers[topic], h)
 	b.mu.Unlock()
 	if hook != nil {
 		hook(topic)
 	}
-	return b.inner.Subscribe(ctx, topic, deliver)
+	return b.inner.Subscribe(ctx, topic, h)
+}
+
+// resync tells the subscribers of topic that payloads may have been lost,
+// as a network broker does after reconnecting. Call it while nothing is
+// being published on topic.
+func (b *testBroker) resync(topic string) {
+	b.mu.Lock()
+	hs := b.handlers[topic]
+	b.mu.Unlock()
+	for _, h := range hs {
+		h.Resync()
+	}
 }

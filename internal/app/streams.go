@@ -153,10 +153,15 @@ func (f *follower) loop(ctx context.Context, start func(context.Context) error) 
 			if !ok {
 				return f.sub.Err()
 			}
-			if env.Event != nil {
-				if err := f.take(ctx, env.Event); err != nil {
-					return err
-				}
+			var err error
+			switch {
+			case env.Event != nil:
+				err = f.take(ctx, env.Event)
+			case env.Resync != "":
+				err = f.resync(ctx, env.Resync)
+			}
+			if err != nil {
+				return err
 			}
 		}
 	}
@@ -186,6 +191,43 @@ func (f *follower) take(ctx context.Context, e *domain.Event) error {
 		return f.catchUp(ctx, e.RoomID) // a gap: the store has everything up to e
 	}
 	return f.emit(ctx, e)
+}
+
+// resync recovers from envelopes the broker may have lost on topic: a room
+// topic reads the room's events after its position from the store; the
+// actor's member topic looks for rooms joined meanwhile (followed from their
+// current position: the MEMBER_JOINED itself is not replayed) and reads every
+// followed room, which delivers the MEMBER_LEFT of rooms left meanwhile.
+func (f *follower) resync(ctx context.Context, topic string) error {
+	if roomID, ok := realtime.RoomOfTopic(topic); ok {
+		return f.catchUp(ctx, roomID)
+	}
+	if !f.all {
+		return nil
+	}
+	ids, err := f.s.store.MemberRoomIDs(ctx, f.actor)
+	if err != nil {
+		return fmt.Errorf("resync rooms: %w", err)
+	}
+	for _, id := range ids {
+		if _, tracked := f.pos[id]; tracked {
+			continue
+		}
+		if err := f.sub.Add(ctx, realtime.RoomTopic(id)); err != nil {
+			return err
+		}
+		room, err := f.s.store.Room(ctx, id)
+		if err != nil {
+			return fmt.Errorf("resync rooms: %w", err)
+		}
+		f.pos[id] = room.Seq
+	}
+	for id := range f.pos {
+		if err := f.catchUp(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // catchUp delivers from the store every event of the room after its position.

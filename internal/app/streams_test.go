@@ -94,6 +94,42 @@ func TestRoomEventsFillsGaps(t *testing.T) {
 	}
 }
 
+// TestResyncRecoversALostLastEvent: when the broker loses the last event, no
+// later event reveals the gap; the broker's resync after it reconnects must.
+func TestResyncRecoversALostLastEvent(t *testing.T) {
+	t.Parallel()
+	broker := newTestBroker()
+	svc, _, store := newFixture(t, fixtureOptions{Broker: broker})
+	room := createRoom(t, svc, alice, domain.KindPrivateGroup, "Team", bob)
+	other := createRoom(t, svc, alice, domain.KindPrivateGroup, "Other", bob)
+	start := roomSeq(t, store, room.ID)
+	events, _ := stream(t, roomEvents(svc, bob, room.ID, nil))
+	mine, _ := stream(t, myEvents(svc, bob))
+
+	sendMessage(t, svc, alice, room.ID, "kept")
+	if got := recv(t, events, waitFor).Seq; got != start+1 {
+		t.Fatalf("first event seq %d, want %d", got, start+1)
+	}
+	if got := recv(t, mine, waitFor).Seq; got != start+1 {
+		t.Fatalf("myEvents first event seq %d, want %d", got, start+1)
+	}
+	broker.dropSeqs(start + 2)
+	sendMessage(t, svc, alice, room.ID, "lost")
+	broker.resync(realtime.RoomTopic(room.ID))
+
+	for name, ch := range map[string]<-chan *domain.Event{"roomEvents": events, "myEvents": mine} {
+		e := recv(t, ch, waitFor)
+		if e.Seq != start+2 || e.Message == nil || e.Message.Text != "lost" {
+			t.Fatalf("%s after resync got seq %d %+v, want the lost message at seq %d", name, e.Seq, e.Message, start+2)
+		}
+	}
+	// The other room's stream is untouched by a resync of this one.
+	sendMessage(t, svc, alice, other.ID, "elsewhere")
+	if e := recv(t, mine, waitFor); e.RoomID != other.ID {
+		t.Fatalf("myEvents next event from room %s, want %s", e.RoomID, other.ID)
+	}
+}
+
 func TestRoomEventsUnderConcurrentSenders(t *testing.T) {
 	t.Parallel()
 	svc, _, store := newFixture(t, fixtureOptions{})

@@ -6,6 +6,7 @@ package realtime
 
 import (
 	"context"
+	"strings"
 
 	"github.com/nordkapp42/nordkapp42/internal/domain"
 )
@@ -21,17 +22,46 @@ type Broker interface {
 	// Publish sends payload to every current subscriber of topic. It returns
 	// once the broker has accepted the payload, not when it was delivered.
 	Publish(ctx context.Context, topic string, payload []byte) error
-	// Subscribe starts delivering the payloads published on topic to deliver,
-	// one call at a time and in order, until unsubscribe is called; deliver must
-	// not block and must not keep payload after it returns. Once Subscribe has
-	// returned, every later Publish on the topic is delivered (barring loss).
-	Subscribe(ctx context.Context, topic string, deliver func(payload []byte)) (unsubscribe func(), err error)
+	// Subscribe starts delivering the payloads published on topic to h, one
+	// call at a time and in order, until unsubscribe is called. Once Subscribe
+	// has returned, every later Publish on the topic is delivered (barring
+	// loss, which the broker reports with h.Resync when it knows of it).
+	Subscribe(ctx context.Context, topic string, h Handler) (unsubscribe func(), err error)
 }
 
-// Envelope is what travels on a topic: exactly one of its fields is set.
+// Handler receives what a broker delivers on one topic. Its methods are
+// called one at a time and must not block.
+type Handler interface {
+	// Deliver is called with each payload; it must not keep payload after it
+	// returns.
+	Deliver(payload []byte)
+	// Resync is called when payloads of the topic may have been lost, for
+	// example after the broker's connection was re-established; consumers that
+	// need every event read the store.
+	Resync()
+}
+
+// DeliverFunc is a Handler for consumers that need no Resync.
+type DeliverFunc func(payload []byte)
+
+// Deliver calls f.
+func (f DeliverFunc) Deliver(payload []byte) { f(payload) }
+
+// Resync does nothing.
+func (DeliverFunc) Resync() {}
+
+// Envelope is what travels on a topic: exactly one of Event and Signal is
+// set. The hub also hands its local subscribers envelopes with only Resync
+// set, never published: the broker may have lost envelopes of that topic.
 type Envelope struct {
 	Event  *domain.Event  `json:"e,omitempty"`
 	Signal *domain.Signal `json:"s,omitempty"`
+	Resync string         `json:"-"`
+}
+
+// RoomOfTopic returns the room id of a room topic.
+func RoomOfTopic(topic string) (string, bool) {
+	return strings.CutPrefix(topic, roomPrefix)
 }
 
 // Topic names.

@@ -224,7 +224,7 @@ func (h *Hub) acquire(ctx context.Context, topic string) (*topicState, error) {
 // publishes the outcome to the waiters by closing ready. On failure the
 // topicState leaves the map, so the next subscriber starts afresh.
 func (h *Hub) subscribeUpstream(ctx context.Context, ts *topicState) error {
-	unsubscribe, err := h.broker.Subscribe(ctx, ts.name, ts.deliver)
+	unsubscribe, err := h.broker.Subscribe(ctx, ts.name, ts)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err != nil {
@@ -274,11 +274,11 @@ func (h *Hub) unsubscribeUpstream(ts *topicState) {
 	h.mu.Unlock()
 }
 
-// deliver is the broker's deliver function of the topic. It decodes payload
-// once into an Envelope that every member shares, offers it to each member
+// Deliver is the broker's delivery of the topic. It decodes payload once
+// into an Envelope that every member shares, offers it to each member
 // without blocking, and ends the members whose queue is full. It allocates
 // nothing per member.
-func (ts *topicState) deliver(payload []byte) {
+func (ts *topicState) Deliver(payload []byte) {
 	env := new(Envelope)
 	if err := json.Unmarshal(payload, env); err != nil || !env.valid() {
 		// The payload is not logged: it may carry message content.
@@ -288,6 +288,16 @@ func (ts *topicState) deliver(payload []byte) {
 			slog.String("error", decodeErrorKind(err)))
 		return
 	}
+	ts.offer(env)
+}
+
+// Resync tells every member that envelopes of the topic may have been lost.
+func (ts *topicState) Resync() {
+	ts.offer(&Envelope{Resync: ts.name})
+}
+
+// offer hands env to every member, ending those whose queue is full.
+func (ts *topicState) offer(env *Envelope) {
 	var slow []*Subscription
 	ts.mu.Lock()
 	for _, m := range ts.members {

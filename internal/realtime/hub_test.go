@@ -50,7 +50,7 @@ func newCountingBroker() *countingBroker {
 	}
 }
 
-func (c *countingBroker) Subscribe(ctx context.Context, topic string, deliver func([]byte)) (func(), error) {
+func (c *countingBroker) Subscribe(ctx context.Context, topic string, deliver realtime.Handler) (func(), error) {
 	c.mu.Lock()
 	c.subscribes[topic]++
 	gate, fail, entered := c.gate, c.fail, c.entered

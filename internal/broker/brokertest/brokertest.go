@@ -75,7 +75,7 @@ func (s *suite) subscribe(t *testing.T, topic string, capacity int) (*recorder, 
 	t.Helper()
 	r := &recorder{topic: topic, ch: make(chan []byte, capacity)}
 	t.Cleanup(func() { r.check(t) })
-	unsubscribe, err := s.broker.Subscribe(t.Context(), topic, r.deliver)
+	unsubscribe, err := s.broker.Subscribe(t.Context(), topic, realtime.DeliverFunc(r.deliver))
 	if err != nil {
 		t.Fatalf("Subscribe(%q): %v", topic, err)
 	}

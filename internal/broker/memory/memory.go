@@ -45,7 +45,7 @@ type topic struct {
 
 // subscription is one Subscribe call; its identity is what unsubscribe removes.
 type subscription struct {
-	deliver func(payload []byte)
+	h realtime.Handler
 }
 
 // New returns an empty Broker.
@@ -69,22 +69,23 @@ func (b *Broker) Publish(ctx context.Context, topicName string, payload []byte) 
 	t.deliverMu.Lock()
 	defer t.deliverMu.Unlock()
 	for _, s := range *t.subs.Load() {
-		s.deliver(payload)
+		s.h.Deliver(payload)
 	}
 	return nil
 }
 
-// Subscribe registers deliver for topicName. Every Publish that starts after
+// Subscribe registers h for topicName; it never calls h.Resync, since
+// nothing is lost in process. Every Publish that starts after
 // Subscribe returns reaches it; Subscribe itself never waits for a delivery in
 // progress. The returned unsubscribe is idempotent; once it returns, no
 // delivery to deliver is in progress and none will start. Because it waits
 // for a delivery of the topic in progress, unsubscribe must not be called from
 // inside a deliver function of the same topic.
-func (b *Broker) Subscribe(ctx context.Context, topicName string, deliver func(payload []byte)) (func(), error) {
+func (b *Broker) Subscribe(ctx context.Context, topicName string, h realtime.Handler) (func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("subscribe to %s: %w", topicName, err)
 	}
-	s := &subscription{deliver: deliver}
+	s := &subscription{h: h}
 	b.mu.Lock()
 	t := b.topics[topicName]
 	if t == nil {
