@@ -166,3 +166,26 @@ type Presence interface {
 	// Online returns which of the given members are online.
 	Online(ctx context.Context, memberIDs []string) (map[string]bool, error)
 }
+
+// EventKey names one event of a room's log.
+type EventKey struct {
+	RoomID string
+	Seq    int64
+}
+
+// Outbox is implemented by stores that several nodes share. Tx.AppendEvent
+// also records each event as unpublished, in the same transaction, so an
+// event committed by a node that dies before publishing it is still
+// published, by a surviving node.
+type Outbox interface {
+	// MarkPublished records that these events reached the broker. Keys that
+	// are not pending are ignored.
+	MarkPublished(ctx context.Context, keys []EventKey) error
+	// RelayUnpublished claims up to limit events appended at least minAge ago
+	// and still unpublished, calls publish with them in (RoomID, Seq) order,
+	// and marks them published when publish returns nil. Nodes relaying at
+	// the same time claim disjoint events (rows another node has claimed are
+	// skipped, not waited for); a claim dies with its node, so the events are
+	// relayed again. It returns how many events it published.
+	RelayUnpublished(ctx context.Context, minAge time.Duration, limit int, publish func(ctx context.Context, events []domain.Event) error) (int, error)
+}

@@ -48,6 +48,9 @@ type Service struct {
 	// of a message grow with its audience. Entries expire so that a change
 	// made through another node shows within memberTTL.
 	members *lru.Cache[string, cachedMember]
+
+	outbox    Outbox        // nil on a single node
+	published chan EventKey // events to mark published, batched by RunOutbox
 }
 
 // cachedMember is a member row and when it was read.
@@ -157,20 +160,29 @@ func (s *Service) allowSend(memberID string) error {
 
 // publish hands committed events to the hub. The events are durable already,
 // so a failed publish is logged, not returned: subscribers notice the gap at
-// the next event and read the store.
+// the next event and read the store, and with an outbox the relay publishes
+// the event again.
 func (s *Service) publish(ctx context.Context, events []domain.Event) {
 	for i := range events {
-		e := &events[i]
-		env := realtime.Envelope{Event: e}
-		if err := s.hub.Publish(ctx, realtime.RoomTopic(e.RoomID), env); err != nil {
-			s.log.WarnContext(ctx, "publish room event", "room", e.RoomID, "seq", e.Seq, "err", err)
+		if err := s.publishEvent(ctx, &events[i]); err != nil {
+			s.log.WarnContext(ctx, "publish event", "room", events[i].RoomID, "seq", events[i].Seq, "err", err)
+			continue
 		}
-		if e.Type == domain.EventMemberJoined || e.Type == domain.EventMemberLeft {
-			if err := s.hub.Publish(ctx, realtime.MemberTopic(e.MemberID), env); err != nil {
-				s.log.WarnContext(ctx, "publish member event", "room", e.RoomID, "seq", e.Seq, "err", err)
-			}
-		}
+		s.markPublished(EventKey{RoomID: events[i].RoomID, Seq: events[i].Seq})
 	}
+}
+
+// publishEvent publishes one event on its room's topic, and a membership
+// event also on the topic of the member it is about.
+func (s *Service) publishEvent(ctx context.Context, e *domain.Event) error {
+	env := realtime.Envelope{Event: e}
+	if err := s.hub.Publish(ctx, realtime.RoomTopic(e.RoomID), env); err != nil {
+		return err
+	}
+	if e.Type == domain.EventMemberJoined || e.Type == domain.EventMemberLeft {
+		return s.hub.Publish(ctx, realtime.MemberTopic(e.MemberID), env)
+	}
+	return nil
 }
 
 // signal publishes an ephemeral signal to the room's activity topic.

@@ -237,7 +237,7 @@ func (f *follower) catchUp(ctx context.Context, roomID string) error {
 		if !tracked {
 			return nil
 		}
-		events, err := f.s.store.Events(ctx, roomID, last, catchUpPage)
+		events, err := f.events(ctx, roomID, last)
 		if err != nil {
 			return fmt.Errorf("read room events: %w", err)
 		}
@@ -252,6 +252,34 @@ func (f *follower) catchUp(ctx context.Context, roomID string) error {
 		if len(events) < catchUpPage {
 			return nil
 		}
+	}
+}
+
+// Store outages do not end streams: a read that finds the store unavailable
+// is retried with a growing pause, so subscriptions outlive a database
+// restart. Nothing new can be committed meanwhile, so nothing piles up.
+const (
+	retryFirst = 250 * time.Millisecond
+	retryMax   = 5 * time.Second
+)
+
+// events reads a page of the room's events after seq, waiting out store
+// outages.
+func (f *follower) events(ctx context.Context, roomID string, after int64) ([]domain.Event, error) {
+	pause := retryFirst
+	for {
+		events, err := f.s.store.Events(ctx, roomID, after, catchUpPage)
+		if !errors.Is(err, domain.ErrUnavailable) {
+			return events, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-f.sub.Done():
+			return nil, f.sub.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, retryMax)
 	}
 }
 
