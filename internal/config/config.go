@@ -4,6 +4,7 @@
 package config
 
 import (
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -41,6 +42,15 @@ type Config struct {
 	// MaxSubscriptionsPerConn bounds the subscriptions one WebSocket connection
 	// may have open at once.
 	MaxSubscriptionsPerConn int
+	// DatabaseURL selects the PostgreSQL store (postgres://…) instead of the
+	// embedded SQLite file; nodes that share users share it.
+	DatabaseURL string
+	// RedisURL selects the Redis broker and presence (redis://…) instead of the
+	// in-process ones.
+	RedisURL string
+	// RedisCluster lists host:port seeds of a Redis Cluster, comma-separated;
+	// topics then travel by sharded pub/sub.
+	RedisCluster string
 }
 
 // serveSettings binds the flags and environment variables of serve to the
@@ -57,6 +67,14 @@ func serveSettings(c *Config) []setting {
 		{"log-level", envPrefix + "LOG_LEVEL", stringVar(&c.LogLevel, "info"), "lowest level logged: debug, info, warn or error", oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
 		{"log-format", envPrefix + "LOG_FORMAT", stringVar(&c.LogFormat, "json"), "log format: json or text", oneOf(&c.LogFormat, "json", "text")},
 		{"shutdown-timeout", envPrefix + "SHUTDOWN_TIMEOUT", durationVar(&c.ShutdownTimeout, 25*time.Second), "how long a graceful shutdown waits for requests and streams to finish", positive(&c.ShutdownTimeout)},
+		{"database-url", envPrefix + "DATABASE_URL", stringVar(&c.DatabaseURL, ""), "PostgreSQL URL (postgres://user:pass@host:5432/db); empty: the embedded SQLite store in --data-dir", nil},
+		{"redis-url", envPrefix + "REDIS_URL", stringVar(&c.RedisURL, ""), "Redis URL (redis://host:6379/0) for fan-out and presence across nodes; empty: in-process", nil},
+		{"redis-cluster", envPrefix + "REDIS_CLUSTER", stringVar(&c.RedisCluster, ""), "comma-separated host:port seeds of a Redis Cluster (sharded pub/sub); instead of --redis-url", func() error {
+			if c.RedisCluster != "" && c.RedisURL != "" {
+				return errors.New("set either a Redis URL or a Redis Cluster, not both")
+			}
+			return nil
+		}},
 		{"max-subscriptions-per-conn", envPrefix + "MAX_SUBSCRIPTIONS_PER_CONN", intVar(&c.MaxSubscriptionsPerConn, 100), "subscriptions one WebSocket connection may have open at once", positive(&c.MaxSubscriptionsPerConn)},
 	}
 }
@@ -95,5 +113,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", c.LogFormat),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Int("max_subscriptions_per_conn", c.MaxSubscriptionsPerConn),
+		slog.Bool("database_url_set", c.DatabaseURL != ""),
+		slog.Bool("redis_url_set", c.RedisURL != ""),
+		slog.String("redis_cluster", c.RedisCluster),
 	)
 }

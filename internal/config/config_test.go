@@ -43,6 +43,8 @@ func TestParseServe(t *testing.T) {
 		"NORDKAPP42_LOG_FORMAT":                 "text",
 		"NORDKAPP42_SHUTDOWN_TIMEOUT":           "3s",
 		"NORDKAPP42_MAX_SUBSCRIPTIONS_PER_CONN": "5",
+		"NORDKAPP42_DATABASE_URL":               "postgres://u:p@db:5432/nk",
+		"NORDKAPP42_REDIS_URL":                  "redis://cache:6379/0",
 	}
 	fromAllEnv := Config{
 		Addr:                    ":9090",
@@ -56,6 +58,8 @@ func TestParseServe(t *testing.T) {
 		LogFormat:               "text",
 		ShutdownTimeout:         3 * time.Second,
 		MaxSubscriptionsPerConn: 5,
+		DatabaseURL:             "postgres://u:p@db:5432/nk",
+		RedisURL:                "redis://cache:6379/0",
 	}
 	tests := []struct {
 		name string
@@ -158,6 +162,7 @@ func TestParseServeErrors(t *testing.T) {
 		{name: "bad integer env", env: map[string]string{"NORDKAPP42_RATE_BURST": "1.5"}, want: []string{"NORDKAPP42_RATE_BURST", "not an integer"}},
 		{name: "bad bool env", env: map[string]string{"NORDKAPP42_DEMO": "yes"}, want: []string{"NORDKAPP42_DEMO", "not a boolean"}},
 		{name: "bad bool flag", args: []string{"--demo=maybe"}, want: []string{"demo", "not a boolean"}},
+		{name: "redis url and cluster", args: []string{"--redis-url", "redis://a:6379", "--redis-cluster", "b:7000"}, want: []string{"redis-cluster", "either a Redis URL or a Redis Cluster"}},
 		{
 			name:    "negative rate limit from env names only the env var",
 			env:     map[string]string{"NORDKAPP42_RATE_LIMIT": "-1"},
@@ -243,10 +248,14 @@ func TestLogValueHidesTheSecret(t *testing.T) {
 	t.Parallel()
 	c := defaultConfig()
 	c.JWTSecret = "do-not-log-me"
+	c.DatabaseURL = "postgres://nk:db-password@db/nk"
+	c.RedisURL = "redis://:redis-password@cache:6379"
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("starting", "config", c)
-	if strings.Contains(buf.String(), c.JWTSecret) {
-		t.Errorf("log line contains the secret: %s", buf.String())
+	for _, secret := range []string{c.JWTSecret, "db-password", "redis-password"} {
+		if strings.Contains(buf.String(), secret) {
+			t.Errorf("log line contains a secret: %s", buf.String())
+		}
 	}
 	if !strings.Contains(buf.String(), "config.jwt_secret_set=true") || !strings.Contains(buf.String(), "config.addr=:8080") {
 		t.Errorf("log line lacks the expected attributes: %s", buf.String())
