@@ -50,3 +50,10 @@ func (s *Service) announce(ctx context.Context, actor string, typ domain.SignalT
 		s.signal(ctx, domain.Signal{Type: typ, RoomID: r, MemberID: actor, At: now})
 	}
 }
+
+// PresenceExpired is told by a shared presence adapter that a member's last
+// node stopped refreshing their presence (it died): they are offline now,
+// and their rooms hear OFFLINE from the node that noticed.
+func (s *Service) PresenceExpired(ctx context.Context, memberID string) {
+	s.announce(ctx, memberID, domain.SignalOffline)
+}
