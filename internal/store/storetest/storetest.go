@@ -1,6 +1,7 @@
-// Package storetest is the contract test suite of app.Store and app.Tx. Every
-// Store adapter runs it against its real database, so that the use cases can
-// rely on the port's doc comments whichever adapter is wired in:
+// Package storetest is the contract test suite of app.Store and app.Tx, and
+// that of app.Outbox. Every Store adapter runs Run against its real database,
+// so that the use cases can rely on the port's doc comments whichever adapter
+// is wired in; the adapters that implement app.Outbox run RunOutbox as well:
 //
 //	func TestStore(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) app.Store { return openFresh(t) })
