@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -228,6 +229,10 @@ func pullSSE(ctx context.Context, exec graphql.GraphExecutor, rc *graphql.Operat
 		if resp == nil {
 			return
 		}
+		// gqlgen's generated subscription code reuses one buffer for every
+		// result, and the next pull overwrites it; the writer encodes this
+		// response later, on another goroutine, so it gets its own copy.
+		resp.Data = bytes.Clone(resp.Data)
 		select {
 		case results <- resp:
 		case <-ctx.Done():
