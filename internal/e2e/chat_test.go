@@ -23,7 +23,9 @@ func TestChatRealTime(t *testing.T) {
 			// Start from the room's latest event as read now, so the message
 			// below is delivered whether it lands before or after the
 			// subscription goes live.
-			var r struct{ Room struct{ LastEventCursor string } }
+			var r struct {
+				Room struct{ LastEventCursor string }
+			}
 			srv.Do(t, bob, `query($r: ID!) { room(id: $r) { lastEventCursor } }`, map[string]any{"r": room}).Decode(t, &r)
 			ws := srv.DialWS(t, proto, e2e.BearerPayload(bob))
 			ws.Subscribe("1", `subscription($r: ID!, $c: Cursor) { roomEvents(roomId: $r, after: $c) { type seq message { text author { id } } } }`,

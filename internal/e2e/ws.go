@@ -160,6 +160,9 @@ func (w *WS) Next(t testing.TB, id string) Frame {
 	case <-w.closed:
 		select {
 		case f := <-w.op(id):
+			if f.Type == "data" {
+				f.Type = "next"
+			}
 			return f
 		default:
 		}
@@ -240,4 +243,45 @@ func mustJSON(v any) json.RawMessage {
 // IsCode reports whether a frame's payload carries an error with code.
 func IsCode(f Frame, code string) bool {
 	return strings.Contains(string(f.Payload), `"code":"`+code+`"`)
+}
+
+// Errors returns the GraphQL errors a frame carries: the payload of an error
+// frame (an array in graphql-transport-ws, {message, errors} in graphql-ws),
+// the errors of a result, or the message of a legacy connection_error.
+func (f Frame) Errors() []Error {
+	var list []Error
+	if json.Unmarshal(f.Payload, &list) == nil {
+		return list
+	}
+	var obj struct {
+		Message string  `json:"message"`
+		Errors  []Error `json:"errors"`
+	}
+	if json.Unmarshal(f.Payload, &obj) != nil {
+		return nil
+	}
+	if len(obj.Errors) == 0 && obj.Message != "" {
+		return []Error{{Message: obj.Message}}
+	}
+	return obj.Errors
+}
+
+// Proto returns the subprotocol the socket speaks.
+func (w *WS) Proto() string { return w.proto }
+
+// Poll returns the next frame of operation id like Next, but reports false
+// instead of failing when timeout fires or the socket closes first, for
+// tests that repeat an action until the server reacts.
+func (w *WS) Poll(id string, timeout <-chan time.Time) (Frame, bool) {
+	select {
+	case f := <-w.op(id):
+		if f.Type == "data" {
+			f.Type = "next"
+		}
+		return f, true
+	case <-w.closed:
+		return Frame{}, false
+	case <-timeout:
+		return Frame{}, false
+	}
 }
