@@ -56,9 +56,14 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 	}
 	code := Code(err)
 	msg := err.Error()
-	if code == CodeInternal {
+	switch code {
+	case CodeInternal:
 		slog.ErrorContext(ctx, "operation failed", "err", err)
 		msg = "internal server error"
+	case CodeUnavailable:
+		// The cause names hosts and drivers: logged for operators, not shown.
+		slog.WarnContext(ctx, "operation failed: dependency unavailable", "err", err)
+		msg = "service temporarily unavailable: try again shortly"
 	}
 	out := &gqlerror.Error{Message: msg, Extensions: map[string]any{"code": code}}
 	if fc := graphql.GetFieldContext(ctx); fc != nil {

@@ -153,3 +153,16 @@ func TestNullableLookupsAnswerNull(t *testing.T) {
 		t.Fatalf("errors = %+v, want BAD_USER_INPUT for a malformed id", errs)
 	}
 }
+
+func TestUnavailableHidesItsCause(t *testing.T) {
+	t.Parallel()
+	cause := fmt.Errorf("%w: %w", domain.Errorf(domain.ErrUnavailable, "database unavailable"), errors.New("dial tcp 10.1.2.3:5432: connection refused"))
+	got := graphql.ErrorPresenter(t.Context(), fmt.Errorf("send message: %w", cause))
+	if got.Extensions["code"] != "UNAVAILABLE" || strings.Contains(got.Message, "10.1.2.3") {
+		t.Fatalf("presented %q %v, want UNAVAILABLE without the cause", got.Message, got.Extensions)
+	}
+	got = graphql.ErrorPresenter(t.Context(), errors.New("near \"SELEC\": syntax error"))
+	if got.Extensions["code"] != "INTERNAL_SERVER_ERROR" || got.Message != "internal server error" {
+		t.Fatalf("presented %q %v, want a bare internal error", got.Message, got.Extensions)
+	}
+}
