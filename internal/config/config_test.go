@@ -328,3 +328,26 @@ func TestParseTokenErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestParseMigrate(t *testing.T) {
+	t.Parallel()
+	env := func(k string) string {
+		if k == "NORDKAPP42_DATABASE_URL" {
+			return "postgres://env/db"
+		}
+		return ""
+	}
+	c, err := ParseMigrate([]string{"status"}, env)
+	if err != nil || c.Command != "status" || c.DatabaseURL != "postgres://env/db" {
+		t.Fatalf("ParseMigrate(status) = %+v, %v", c, err)
+	}
+	c, err = ParseMigrate([]string{"up", "--database-url", "postgres://flag/db"}, env)
+	if err != nil || c.Command != "up" || c.DatabaseURL != "postgres://flag/db" {
+		t.Fatalf("ParseMigrate(up --database-url) = %+v, %v", c, err)
+	}
+	for _, args := range [][]string{nil, {"down"}, {"--database-url", "x"}} {
+		if _, err := ParseMigrate(args, nil); err == nil || !strings.Contains(err.Error(), "up or status") {
+			t.Errorf("ParseMigrate(%q) error = %v, want one naming up or status", args, err)
+		}
+	}
+}
