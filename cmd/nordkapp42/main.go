@@ -2,6 +2,7 @@
 //
 //	nordkapp42 [serve] [flags]   run the server (the default subcommand)
 //	nordkapp42 token --sub alice  print a signed token for a member
+//	nordkapp42 migrate up|status  apply or list the PostgreSQL migrations
 //	nordkapp42 version            print the version
 package main
 
@@ -36,6 +37,7 @@ const usage = `nordkapp42: real-time messaging and reminders over GraphQL
 Usage:
   nordkapp42 [serve] [flags]   run the server (default)
   nordkapp42 token [flags]     print a signed HS256 token for a member
+  nordkapp42 migrate up|status apply or list the PostgreSQL migrations
   nordkapp42 version           print the version
 
 Run "nordkapp42 <command> --help" for the flags of a command.
@@ -63,6 +65,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			err = printToken(cfg, stdout)
 		} else if errors.Is(err, flag.ErrHelp) {
 			_, _ = fmt.Fprint(stdout, config.TokenUsage())
+			return 0
+		}
+	case "migrate":
+		var cfg config.MigrateConfig
+		if cfg, err = config.ParseMigrate(args, getenv); err == nil {
+			err = migrate(ctx, cfg.DatabaseURL, cfg.Command, stdout)
+		} else if errors.Is(err, flag.ErrHelp) {
+			_, _ = fmt.Fprint(stdout, config.MigrateUsage())
 			return 0
 		}
 	case "version":

@@ -12,22 +12,29 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/nordkapp42/nordkapp42/internal/app"
 	"github.com/nordkapp42/nordkapp42/internal/auth"
-	"github.com/nordkapp42/nordkapp42/internal/broker/memory"
 	"github.com/nordkapp42/nordkapp42/internal/clock"
 	"github.com/nordkapp42/nordkapp42/internal/config"
 	"github.com/nordkapp42/nordkapp42/internal/domain"
-	presencememory "github.com/nordkapp42/nordkapp42/internal/presence/memory"
 	"github.com/nordkapp42/nordkapp42/internal/realtime"
 	"github.com/nordkapp42/nordkapp42/internal/server"
-	"github.com/nordkapp42/nordkapp42/internal/store/sqlite"
 	"github.com/nordkapp42/nordkapp42/internal/transport/graphql"
 	"github.com/nordkapp42/nordkapp42/internal/ulids"
 )
 
-// serve wires the adapters into the use cases and runs the server until ctx
-// ends. This is the one place that knows every concrete type.
+// store is what the node needs of a Store adapter beyond the port.
+type store interface {
+	app.Store
+}
+
+// service is a long-running part of the node: it runs until ctx ends.
+type service func(ctx context.Context) error
+
+// serve wires the adapters into the use cases and runs the node's services
+// until ctx ends. This is the one place that knows every concrete type.
 func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
 	log.Info("starting", "version", version, "config", cfg)
@@ -36,21 +43,33 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "nordkapp42.db"))
+	st, closeStore, err := openStore(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
-	defer func() { _ = store.Close() }()
+	defer closeStore()
+	fanout, err := openFanout(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer fanout.close()
 
-	hub := realtime.NewHub(memory.New(), realtime.HubOptions{Logger: log})
-	svc := app.New(store, hub, presencememory.New(), clock.System{}, ulids.New(), log,
+	hub := realtime.NewHub(fanout.broker, realtime.HubOptions{Logger: log})
+	svc := app.New(st, hub, fanout.presence, clock.System{}, ulids.New(), log,
 		app.Config{SendRate: cfg.RateLimit, SendBurst: cfg.RateBurst})
+	if outbox, ok := st.(app.Outbox); ok {
+		svc.WithOutbox(outbox)
+	}
 	gql := graphql.NewHandler(svc, graphql.Options{Verifier: verifier, MaxSubscriptions: cfg.MaxSubscriptionsPerConn})
 
 	ready := func(ctx context.Context) error {
-		_, err := store.Member(ctx, "readiness-probe")
-		if err != nil && !errors.Is(err, errNotFound) {
-			return err
+		if _, err := st.Member(ctx, "readiness-probe"); err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return fmt.Errorf("store: %w", err)
+		}
+		if fanout.ping != nil {
+			if err := fanout.ping(ctx); err != nil {
+				return fmt.Errorf("broker: %w", err)
+			}
 		}
 		return nil
 	}
@@ -73,23 +92,43 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	log.Info("listening", "addr", ln.Addr().String())
 
-	served := make(chan error, 1)
-	go func() { served <- server.Serve(ctx, srv, ln, cfg.ShutdownTimeout) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
+	services := []service{
+		func(ctx context.Context) error { return server.Serve(ctx, srv, ln, cfg.ShutdownTimeout) },
+		func(ctx context.Context) error {
+			<-ctx.Done()
+			log.Info("shutting down", "grace", cfg.ShutdownTimeout)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+			defer cancel()
+			return gql.Shutdown(sctx)
+		},
+		svc.RunOutbox,
 	}
-	log.Info("shutting down", "grace", cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := gql.Shutdown(sctx); err != nil {
-		log.Warn("closing streams", "err", err)
+	if fanout.run != nil {
+		services = append(services, func(ctx context.Context) error { return fanout.run(ctx, svc) })
 	}
-	return <-served
+	g, gctx := errgroup.WithContext(ctx)
+	for _, run := range services {
+		g.Go(func() error { return run(gctx) })
+	}
+	return g.Wait()
 }
 
-var errNotFound = domain.ErrNotFound
+// openStore opens PostgreSQL when a database URL is set, else the embedded
+// SQLite file in the data directory.
+func openStore(ctx context.Context, cfg config.Config) (store, func(), error) {
+	if cfg.DatabaseURL != "" {
+		pg, err := openPostgres(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, nil, err
+		}
+		return pg, pg.Close, nil
+	}
+	lite, err := openSQLite(ctx, filepath.Join(cfg.DataDir, "nordkapp42.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return lite, func() { _ = lite.Close() }, nil
+}
 
 // newVerifier builds the token verifier from the configured secret and
 // public key; with neither, from the data directory's secret, created on

@@ -74,7 +74,9 @@ func (s *Service) SendMessage(ctx context.Context, actor, roomID, text, clientMe
 	if err != nil {
 		return domain.Message{}, fmt.Errorf("send message: %w", err)
 	}
-	s.typing.clear(roomID, actor)
+	if err := s.presence.ClearTyping(ctx, roomID, actor); err != nil {
+		s.log.WarnContext(ctx, "clear typing", "err", err)
+	}
 	s.publish(ctx, events)
 	return msg, nil
 }
@@ -218,7 +220,9 @@ func (s *Service) SetTyping(ctx context.Context, actor, roomID string) error {
 		return fmt.Errorf("set typing: %w", err)
 	}
 	now := s.clock.Now()
-	s.typing.set(roomID, actor, now.Add(domain.TypingTTL))
+	if err := s.presence.SetTyping(ctx, roomID, actor, now.Add(domain.TypingTTL)); err != nil {
+		return fmt.Errorf("set typing: %w", err)
+	}
 	s.signal(ctx, domain.Signal{Type: domain.SignalTyping, RoomID: roomID, MemberID: actor, At: now})
 	return nil
 }

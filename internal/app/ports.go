@@ -154,8 +154,9 @@ type IDs interface {
 // Broker carries published payloads between the nodes; see realtime.Broker
 // for its contract. Use cases publish through the Hub, not directly.
 
-// Presence tracks who is online: a member is online while they hold at least
-// one live connection anywhere.
+// Presence tracks who is online (a member is online while they hold at least
+// one live connection anywhere) and who is typing where. Every node sees the
+// same answers.
 type Presence interface {
 	// Connect records one more connection of the member; it reports whether
 	// the member was offline before.
@@ -165,6 +166,13 @@ type Presence interface {
 	Disconnect(ctx context.Context, memberID string) (wentOffline bool, err error)
 	// Online returns which of the given members are online.
 	Online(ctx context.Context, memberIDs []string) (map[string]bool, error)
+
+	// SetTyping records that the member is typing in the room until until.
+	SetTyping(ctx context.Context, roomID, memberID string, until time.Time) error
+	// ClearTyping forgets that the member is typing in the room.
+	ClearTyping(ctx context.Context, roomID, memberID string) error
+	// Typing returns who is typing in the room at now, in no particular order.
+	Typing(ctx context.Context, roomID string, now time.Time) ([]string, error)
 }
 
 // EventKey names one event of a room's log.

@@ -240,7 +240,10 @@ func (s *Service) OnlineMembers(ctx context.Context, roomID string) ([]domain.Me
 
 // TypingMembers returns the members typing in a room now.
 func (s *Service) TypingMembers(ctx context.Context, roomID string) ([]domain.Member, error) {
-	ids := s.typing.members(roomID, s.clock.Now())
+	ids, err := s.presence.Typing(ctx, roomID, s.clock.Now())
+	if err != nil {
+		return nil, fmt.Errorf("typing members: %w", err)
+	}
 	slices.Sort(ids)
 	found, err := s.store.Members(ctx, ids)
 	if err != nil {

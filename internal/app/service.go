@@ -38,8 +38,6 @@ type Service struct {
 	log      *slog.Logger
 	cfg      Config
 
-	typing *typing
-
 	limitMu  sync.Mutex
 	limiters map[string]*rate.Limiter
 
@@ -72,7 +70,6 @@ func New(store Store, hub *realtime.Hub, presence Presence, clock Clock, ids IDs
 	}
 	s := &Service{
 		store: store, hub: hub, presence: presence, clock: clock, ids: ids, log: log, cfg: cfg,
-		typing:   newTyping(),
 		limiters: make(map[string]*rate.Limiter),
 	}
 	// lru.New fails only for a size below one.
