@@ -74,7 +74,7 @@ func (b *build) binary(t testing.TB, flags ...string) string {
 		cmd := exec.Command("go", args...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+			b.err = fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
 		}
 	})
 	if b.err != nil {
@@ -101,6 +101,9 @@ type Options struct {
 	OmitServe bool
 	// Plain runs PlainBinary instead of the race-detecting Binary.
 	Plain bool
+	// Secret is the HS256 secret to run with; empty for a fresh random one.
+	// Nodes of one cluster share it.
+	Secret []byte
 }
 
 // Server is one running nordkapp42 process.
@@ -135,7 +138,10 @@ func Start(t testing.TB, opts Options) *Server {
 		opts.Addr = FreeAddr(t)
 	}
 	s := &Server{URL: "http://" + opts.Addr, Addr: opts.Addr, DataDir: opts.DataDir, opts: opts}
-	if !opts.DataDirSecret {
+	switch {
+	case len(opts.Secret) > 0:
+		s.Secret = opts.Secret
+	case !opts.DataDirSecret:
 		var secret [16]byte
 		_, _ = rand.Read(secret[:])
 		s.Secret = []byte(hex.EncodeToString(secret[:]))

@@ -57,7 +57,7 @@ func (s *Server) SSE(t testing.TB, token, query string, vars map[string]any) *SS
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	headers := time.AfterFunc(Wait, cancel) // bounds the wait for headers only
-	resp, err := s.client.Do(req)
+	resp, err := s.client.Do(req)           //nolint:bodyclose // the reader goroutine owns and closes the streaming body
 	headers.Stop()
 	if err != nil {
 		cancel()
