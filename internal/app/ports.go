@@ -64,6 +64,22 @@ type Store interface {
 	// Events returns up to limit events of a room with Seq > afterSeq, in Seq
 	// order, each message event carrying its message as it is now.
 	Events(ctx context.Context, roomID string, afterSeq int64, limit int) ([]domain.Event, error)
+
+	// Task returns a task with its watchers (sorted).
+	Task(ctx context.Context, id string) (domain.Task, error)
+	// TasksOf pages the tasks a member watches that have a due date, ordered
+	// by (DueAt, ID); see TaskPage.
+	TasksOf(ctx context.Context, memberID string, page TaskPage) ([]domain.Task, error)
+	// Reminder returns a reminder.
+	Reminder(ctx context.Context, id string) (domain.Reminder, error)
+	// LatestReminder returns the task's most recently created reminder,
+	// whatever its state.
+	LatestReminder(ctx context.Context, taskID string) (domain.Reminder, error)
+	// Notification returns a notification.
+	Notification(ctx context.Context, id string) (domain.Notification, error)
+	// Notifications pages a member's notifications: unread ones first, then
+	// read ones, each newest first; see NotificationPage.
+	Notifications(ctx context.Context, memberID string, page NotificationPage) ([]domain.Notification, error)
 }
 
 // Tx is the view of the store inside Update.
@@ -102,6 +118,27 @@ type Tx interface {
 	// UpdateMessage stores a message's Text, EditedAt and DeletedAt.
 	UpdateMessage(ctx context.Context, m domain.Message) error
 
+	// Task returns a task and locks it until the transaction ends.
+	Task(ctx context.Context, id string) (domain.Task, error)
+	// PutTask inserts or updates a task, replacing its watchers.
+	PutTask(ctx context.Context, t domain.Task) error
+	// Reminder returns a reminder and locks it until the transaction ends.
+	Reminder(ctx context.Context, id string) (domain.Reminder, error)
+	// PendingReminder returns the task's reminder in state SCHEDULED.
+	PendingReminder(ctx context.Context, taskID string) (domain.Reminder, error)
+	// PutReminder inserts or updates a reminder.
+	PutReminder(ctx context.Context, r domain.Reminder) error
+	// InsertNotification stores a notification; a second notification of the
+	// same member for the same reminder and token is not stored and returns
+	// false, so that a fire retried after a crash notifies once.
+	InsertNotification(ctx context.Context, n domain.Notification, token string) (bool, error)
+	// MarkNotificationRead sets ReadAt on one of a member's notifications if
+	// it is unread, and returns the notification.
+	MarkNotificationRead(ctx context.Context, memberID, id string, at time.Time) (domain.Notification, error)
+	// MarkAllNotificationsRead sets ReadAt on every unread notification of a
+	// member and returns how many it changed.
+	MarkAllNotificationsRead(ctx context.Context, memberID string, at time.Time) (int, error)
+
 	// AppendEvent appends e to its room's log: it assigns e.Seq = room.Seq+1,
 	// sets the room's Seq and UpdatedAt to e.Seq and e.At, stores the event and
 	// returns it. The room must have been locked with Room first.
@@ -139,6 +176,36 @@ type MessagePage struct {
 	BeforeSeq int64
 	Limit     int
 	Newest    bool
+}
+
+// TaskPage selects tasks with a due date in [DueAfter, DueBefore) (zero:
+// unbounded), after the key (AfterDue, AfterID), in (DueAt, ID) order.
+type TaskPage struct {
+	DueAfter  time.Time
+	DueBefore time.Time
+	AfterDue  time.Time // zero with AfterID empty: from the start
+	AfterID   string
+	Limit     int
+}
+
+// NotificationPage selects a member's notifications after a key in the
+// order unread first, then newest first: (read, CreatedAt desc, ID desc).
+type NotificationPage struct {
+	UnreadOnly    bool
+	AfterRead     bool // the key: whether the last one seen was read
+	AfterCreateAt time.Time
+	AfterID       string // empty: from the start
+	Limit         int
+}
+
+// Scheduler runs reminders at their time. It is durable (a schedule survives
+// restarts; one due during downtime runs right after start) and runs each
+// schedule at least once, on one node at a time; the use case makes a
+// repeated run do nothing.
+type Scheduler interface {
+	// Schedule makes the node call Service.FireReminder(reminderID, token) at
+	// or soon after at.
+	Schedule(ctx context.Context, reminderID, token string, at time.Time) error
 }
 
 // Clock tells the time. Tests use a fake one.

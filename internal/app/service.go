@@ -47,6 +47,7 @@ type Service struct {
 	// made through another node shows within memberTTL.
 	members *lru.Cache[string, cachedMember]
 
+	scheduler Scheduler     // nil: reminders disabled
 	outbox    Outbox        // nil on a single node
 	published chan EventKey // events to mark published, batched by RunOutbox
 }
@@ -83,6 +84,9 @@ func New(store Store, hub *realtime.Hub, presence Presence, clock Clock, ids IDs
 func (s *Service) EnsureMember(ctx context.Context, id, name string) error {
 	if err := domain.CheckMemberID(id); err != nil {
 		return err
+	}
+	if domain.ReservedMemberID(id) {
+		return domain.Errorf(domain.ErrInvalid, "member id %q is reserved", id)
 	}
 	if name == "" {
 		name = id

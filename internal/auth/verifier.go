@@ -159,6 +159,9 @@ func identityFrom(claims jwt.MapClaims) (Identity, error) {
 	if domain.CheckMemberID(id) != nil {
 		return Identity{}, domain.Errorf(domain.ErrUnauthenticated, "token subject is not a valid member id")
 	}
+	if domain.ReservedMemberID(id) {
+		return Identity{}, domain.Errorf(domain.ErrUnauthenticated, "token subject is reserved")
+	}
 	exp, err := claims.GetExpirationTime()
 	if err != nil {
 		return Identity{}, malformed

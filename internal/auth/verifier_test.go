@@ -309,6 +309,12 @@ func TestVerify(t *testing.T) {
 			token:   sign(t, jwt.SigningMethodHS256, k.secret, jwt.MapClaims{"sub": "ali\nce"}),
 			wantErr: "token subject is not a valid member id",
 		},
+		{
+			name:    "sub that claims a system member",
+			cfg:     hsOnly,
+			token:   sign(t, jwt.SigningMethodHS256, k.secret, jwt.MapClaims{"sub": "nk:reminders"}),
+			wantErr: "token subject is reserved",
+		},
 		{name: "empty string", cfg: hsOnly, token: "", wantErr: "malformed token"},
 		{name: "one segment", cfg: hsOnly, token: "abc", wantErr: "malformed token"},
 		{name: "three garbage segments", cfg: hsOnly, token: "a.b.c", wantErr: "malformed token"},

@@ -52,3 +52,14 @@ func CheckMemberID(id string) error {
 	}
 	return nil
 }
+
+// SystemMemberID authors what nordkapp42 posts itself, such as reminders
+// in rooms. Member ids starting with "nk:" are reserved for such members: no
+// token may claim one.
+const SystemMemberID = "nk:reminders"
+
+// SystemMemberName is the system member's display name.
+const SystemMemberName = "Reminders"
+
+// ReservedMemberID reports whether id belongs to the system.
+func ReservedMemberID(id string) bool { return strings.HasPrefix(id, "nk:") }

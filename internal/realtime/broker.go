@@ -50,13 +50,15 @@ func (f DeliverFunc) Deliver(payload []byte) { f(payload) }
 // Resync does nothing.
 func (DeliverFunc) Resync() {}
 
-// Envelope is what travels on a topic: exactly one of Event and Signal is
-// set. The hub also hands its local subscribers envelopes with only Resync
-// set, never published: the broker may have lost envelopes of that topic.
+// Envelope is what travels on a topic: exactly one of Event, Signal and
+// Notification is set. The hub also hands its local subscribers envelopes
+// with only Resync set, never published: the broker may have lost envelopes
+// of that topic.
 type Envelope struct {
-	Event  *domain.Event  `json:"e,omitempty"`
-	Signal *domain.Signal `json:"s,omitempty"`
-	Resync string         `json:"-"`
+	Event        *domain.Event        `json:"e,omitempty"`
+	Signal       *domain.Signal       `json:"s,omitempty"`
+	Notification *domain.Notification `json:"n,omitempty"`
+	Resync       string               `json:"-"`
 }
 
 // RoomOfTopic returns the room id of a room topic.

@@ -79,7 +79,7 @@ func NewHub(b Broker, opts HubOptions) *Hub {
 // env's fields must be set.
 func (h *Hub) Publish(ctx context.Context, topic string, env Envelope) error {
 	if !env.valid() {
-		return domain.Errorf(domain.ErrInvalid, "an envelope carries exactly one event or signal")
+		return domain.Errorf(domain.ErrInvalid, "an envelope carries exactly one event, signal or notification")
 	}
 	payload, err := json.Marshal(env)
 	if err != nil {
@@ -368,7 +368,14 @@ func (ts *topicState) removeLocked(m *membership) {
 	m.idx = -1
 }
 
-// valid reports whether exactly one of the envelope's fields is set.
+// valid reports whether exactly one of the envelope's published fields is
+// set.
 func (e *Envelope) valid() bool {
-	return (e.Event == nil) != (e.Signal == nil)
+	n := 0
+	for _, set := range []bool{e.Event != nil, e.Signal != nil, e.Notification != nil} {
+		if set {
+			n++
+		}
+	}
+	return n == 1
 }

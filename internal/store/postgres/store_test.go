@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -321,19 +322,19 @@ func TestMigrateUpAndStatus(t *testing.T) {
 	}
 
 	before := migrate("status")
-	want := [][]string{{"00001_init.sql", "pending"}, {"00002_outbox.sql", "pending"}}
+	want := [][]string{{"00001_init.sql", "pending"}, {"00002_outbox.sql", "pending"}, {"00003_tasks.sql", "pending"}}
 	if diff := cmp.Diff(want, before); diff != "" {
 		t.Errorf("status before up (-want +got):\n%s", diff)
 	}
 
 	applied := migrate("up")
-	want = [][]string{{"OK", "up", "00001_init.sql"}, {"OK", "up", "00002_outbox.sql"}}
+	want = [][]string{{"OK", "up", "00001_init.sql"}, {"OK", "up", "00002_outbox.sql"}, {"OK", "up", "00003_tasks.sql"}}
 	if diff := cmp.Diff(want, fields(applied, 3)); diff != "" {
 		t.Errorf("up (-want +got):\n%s", diff)
 	}
 
 	after := migrate("status")
-	want = [][]string{{"00001_init.sql", "applied"}, {"00002_outbox.sql", "applied"}}
+	want = [][]string{{"00001_init.sql", "applied"}, {"00002_outbox.sql", "applied"}, {"00003_tasks.sql", "applied"}}
 	if diff := cmp.Diff(want, fields(after, 2)); diff != "" {
 		t.Errorf("status after up (-want +got):\n%s", diff)
 	}
@@ -380,11 +381,15 @@ func TestConflictsLeaveTheTransactionUsable(t *testing.T) {
 	room := domain.Room{ID: "room-1", Kind: domain.KindPublicGroup, Name: "crew", CreatedAt: now, UpdatedAt: now}
 	chat := domain.Room{ID: "chat-1", Kind: domain.KindChat, ChatKey: domain.ChatKey("ann", "bob"), CreatedAt: now, UpdatedAt: now}
 	msg := domain.Message{ID: "msg-1", RoomID: room.ID, AuthorID: "ann", Text: "x", ClientMessageID: "c-1", Seq: 1, CreatedAt: now}
+	notification := domain.Notification{ID: "n-1", MemberID: "ann", Kind: domain.NotificationReminder, ReminderID: "rem-1", Text: "x", CreatedAt: now}
 	err := s.Update(t.Context(), func(ctx context.Context, tx app.Tx) error {
 		for _, r := range []domain.Room{room, chat} {
 			if err := tx.InsertRoom(ctx, r); err != nil {
 				return err
 			}
+		}
+		if _, err := tx.InsertNotification(ctx, notification, "tok-1"); err != nil {
+			return err
 		}
 		return tx.InsertMessage(ctx, msg)
 	})
@@ -418,6 +423,13 @@ func TestConflictsLeaveTheTransactionUsable(t *testing.T) {
 			m.RoomID, m.ClientMessageID = "nowhere", ""
 			return tx.InsertMessage(ctx, m)
 		}, domain.ErrNotFound, "room nowhere not found"},
+		{"reminder of a missing task", func(ctx context.Context, tx app.Tx) error {
+			return tx.PutReminder(ctx, domain.Reminder{ID: "rem-1", TaskID: "nowhere", FireAt: now, State: domain.ReminderScheduled, Token: "t", CreatedAt: now})
+		}, domain.ErrNotFound, "task nowhere not found"},
+		{"notification id taken", func(ctx context.Context, tx app.Tx) error {
+			_, err := tx.InsertNotification(ctx, notification, "tok-2")
+			return err
+		}, domain.ErrConflict, "notification n-1 exists already"},
 	}
 	for _, tc := range tests {
 		// The error leaves the transaction usable, as in SQLite: a use case
@@ -488,6 +500,11 @@ func TestLimitMustBePositive(t *testing.T) {
 			return err
 		},
 		"RoomMembers": func() error { _, err := s.RoomMembers(ctx, "r", app.MemberPage{}); return err },
+		"TasksOf":     func() error { _, err := s.TasksOf(ctx, "m", app.TaskPage{}); return err },
+		"Notifications": func() error {
+			_, err := s.Notifications(ctx, "m", app.NotificationPage{})
+			return err
+		},
 		"RelayUnpublished": func() error {
 			_, err := s.RelayUnpublished(ctx, 0, 0, func(context.Context, []domain.Event) error { return nil })
 			return err
@@ -535,6 +552,29 @@ func TestReadsAreIndexScans(t *testing.T) {
 			t.Fatalf("prefill rooms: %v", err)
 		}
 	}
+	// Many tasks and notifications, a tenth of them ann's, so that a sort of
+	// all of hers would show.
+	for _, q := range []string{
+		`INSERT INTO tasks (id, title, due_at, remind, created_at, updated_at)
+			SELECT 'task-' || i, 'task ' || i, now() + i * interval '1 minute', 'AT_DUE', now(), now()
+			FROM generate_series(1, $1::int) i`,
+		`INSERT INTO task_watchers (task_id, member_id, due_at)
+			SELECT 'task-' || i, m, now() + i * interval '1 minute'
+			FROM generate_series(1, $1::int) i,
+			     LATERAL (VALUES ('member-' || i % 1000), (CASE WHEN i % 10 = 0 THEN 'ann' END)) w (m)
+			WHERE m IS NOT NULL`,
+		`INSERT INTO reminders (id, task_id, fire_at, state, token, created_at)
+			SELECT 'rem-' || i || '-' || j, 'task-' || i, now(), 'CANCELLED', 'tok', now() + j * interval '1 second'
+			FROM generate_series(1, $1::int) i, generate_series(1, 3) j`,
+		`INSERT INTO notifications (id, member_id, kind, reminder_id, text, created_at, read_at)
+			SELECT 'n-' || i, CASE WHEN i % 10 = 0 THEN 'ann' ELSE 'member-' || i % 1000 END, 'REMINDER', 'rem-' || i, 'x',
+			       now() - i * interval '1 second', CASE WHEN i % 3 = 0 THEN now() END
+			FROM generate_series(1, $1::int * 5) i`,
+	} {
+		if _, err := s.pool.Exec(ctx, q, rooms); err != nil {
+			t.Fatalf("prefill tasks: %v", err)
+		}
+	}
 	if _, err := s.pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
 		t.Fatalf("VACUUM ANALYZE: %v", err)
 	}
@@ -552,12 +592,28 @@ func TestReadsAreIndexScans(t *testing.T) {
 		{"unread count", countUnread, []any{room.ID, messages - 100, "ann"}, "messages_room_live", false},
 		{"rooms of a member", roomsOfQueries[0][0], []any{"ann", 50}, "memberships_member", true},
 		{"room ids of a member", selectMemberRoomIDs, []any{"ann"}, "memberships_member", false},
+		{"tasks of a member", selectTasksOf, []any{"ann", beforeAll, "", afterAll, 50}, "task_watchers_member_due", false},
+		{"task", selectTask, []any{"task-10"}, "task_watchers_pkey", false},
+		{"latest reminder", selectLatestReminder, []any{"task-10"}, "reminders_task_created", false},
+		// PendingReminder sorts the few reminders of one task.
+		{"pending reminder", selectPendingReminder, []any{"task-10"}, "reminders_task_created", true},
+		{"mark all notifications read", markAllNotificationsRead, []any{time.Now(), "ann"}, "notifications_member_read", false},
 	}
 	for _, tc := range tests {
 		plan := explain(t, s, tc.query, tc.args...)
-		if !strings.Contains(plan, " using "+tc.index) || strings.Contains(plan, "Seq Scan") ||
+		scansIndex := strings.Contains(plan, " using "+tc.index) || strings.Contains(plan, "Bitmap Index Scan on "+tc.index)
+		if !scansIndex || strings.Contains(plan, "Seq Scan") ||
 			(!tc.sort && strings.Contains(plan, "Sort")) {
 			t.Errorf("plan of the %s:\n%s\nwant a scan of %s, no Seq Scan, sort %t", tc.name, plan, tc.index, tc.sort)
 		}
+	}
+
+	// A page of notifications is two backward range scans, one per run,
+	// whose pages alone are sorted together.
+	unread, read := notificationRuns(app.NotificationPage{Limit: 50})
+	plan := explain(t, s, selectNotifications, "ann", unread.createdAt, unread.id, unread.limit, read.createdAt, read.id, read.limit, 50)
+	if strings.Count(plan, "Index Scan Backward using notifications_member_read") != 2 || strings.Contains(plan, "Seq Scan") ||
+		strings.Count(plan, "Sort Key") != 1 || !regexp.MustCompile(`Sort .*\n.*Sort Key.*\n.*Append`).MatchString(plan) {
+		t.Errorf("plan of a page of notifications:\n%s\nwant two backward scans of notifications_member_read, with one sort of their pages only", plan)
 	}
 }

@@ -160,6 +160,40 @@ func (t *tx) UpdateMessage(ctx context.Context, m domain.Message) error {
 	return updateMessage(ctx, t.q, m)
 }
 
+// Task returns the task and locks its row until the transaction ends.
+func (t *tx) Task(ctx context.Context, id string) (domain.Task, error) {
+	return lockAndGetTask(ctx, t.q, id)
+}
+
+func (t *tx) PutTask(ctx context.Context, task domain.Task) error {
+	return putTask(ctx, t.q, task)
+}
+
+// Reminder returns the reminder and locks its row until the transaction ends.
+func (t *tx) Reminder(ctx context.Context, id string) (domain.Reminder, error) {
+	return getReminder(ctx, t.q, lockReminder, id)
+}
+
+func (t *tx) PendingReminder(ctx context.Context, taskID string) (domain.Reminder, error) {
+	return getPendingReminder(ctx, t.q, taskID)
+}
+
+func (t *tx) PutReminder(ctx context.Context, r domain.Reminder) error {
+	return putReminder(ctx, t.q, r)
+}
+
+func (t *tx) InsertNotification(ctx context.Context, n domain.Notification, token string) (bool, error) {
+	return insertNotification(ctx, t.q, n, token)
+}
+
+func (t *tx) MarkNotificationRead(ctx context.Context, memberID, id string, at time.Time) (domain.Notification, error) {
+	return markRead(ctx, t.q, memberID, id, at)
+}
+
+func (t *tx) MarkAllNotificationsRead(ctx context.Context, memberID string, at time.Time) (int, error) {
+	return markAllRead(ctx, t.q, memberID, at)
+}
+
 // AppendEvent appends e to its room's log and to the outbox.
 func (t *tx) AppendEvent(ctx context.Context, e domain.Event) (domain.Event, error) {
 	return appendEvent(ctx, t.q, e)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -187,6 +188,64 @@ func TestHistoryIsAnIndexRangeScan(t *testing.T) {
 	}
 }
 
+// queryPlan returns the details of SQLite's plan for query, one step each.
+func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
+	t.Helper()
+	rows, err := s.read.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("EXPLAIN: %v", err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// tableScan matches a step of a plan that reads a whole table; a SCAN of a
+// subquery reads only the rows the subquery found.
+var tableScan = regexp.MustCompile(`SCAN [a-z]`)
+
+func TestTaskAndNotificationListsAreIndexRangeScans(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	tests := []struct {
+		name     string
+		query    string
+		args     []any
+		search   string // the SEARCH the plan must make
+		searches int    // how often
+		sorts    int    // how many TEMP B-TREE sorts the plan may have
+	}{
+		// The one sort is that of one task's watchers, MaxTaskWatchers at most.
+		{"tasks of a member", selectTasksOf, []any{"ann", 0, "", 1000, 50},
+			"task_watchers_member_due (member_id=? AND (due_at,task_id)>(?,?) AND due_at<?)", 1, 1},
+		// One search per run, unread and read; the one sort merges them, two
+		// pages at most.
+		{"notifications of a member", selectNotifications, []any{"ann", 0, 1000, "", 50, "ann", 1, 1000, "", 50, 50},
+			"notifications_member_read (member_id=? AND is_read=? AND (created_at,id)<(?,?))", 2, 1},
+		{"latest reminder", selectLatestReminder, []any{"task"}, "reminders_task_created (task_id=?)", 1, 0},
+		{"pending reminder", selectPendingReminder, []any{"task", "SCHEDULED"}, "reminders_task_created (task_id=?)", 1, 0},
+		{"mark all read", markAllNotificationsRead, []any{0, "ann"}, "notifications_member_read (member_id=? AND is_read=?)", 1, 0},
+	}
+	for _, tc := range tests {
+		plan := strings.Join(queryPlan(t, s, tc.query, tc.args...), "; ")
+		if strings.Count(plan, tc.search) != tc.searches || tableScan.MatchString(plan) || strings.Count(plan, "TEMP B-TREE") > tc.sorts {
+			t.Errorf("plan of the %s is %q; want %d searches of %s, no table scan and at most %d sorts",
+				tc.name, plan, tc.searches, tc.search, tc.sorts)
+		}
+	}
+}
+
 func TestOpenRejectsPathWithQuery(t *testing.T) {
 	t.Parallel()
 	_, err := Open(t.Context(), filepath.Join(t.TempDir(), "db?mode=memory"))
@@ -248,6 +307,17 @@ func TestConstraintViolations(t *testing.T) {
 			m.RoomID, m.ClientMessageID = "nowhere", ""
 			return tx.InsertMessage(ctx, m)
 		}, domain.ErrNotFound},
+		{"reminder of a missing task", func(ctx context.Context, tx app.Tx) error {
+			return tx.PutReminder(ctx, domain.Reminder{ID: "rem-1", TaskID: "nowhere", FireAt: now, State: domain.ReminderScheduled, Token: "t", CreatedAt: now})
+		}, domain.ErrNotFound},
+		{"notification id taken", func(ctx context.Context, tx app.Tx) error {
+			n := domain.Notification{ID: "n-1", MemberID: "ann", Kind: domain.NotificationReminder, ReminderID: "rem-1", Text: "x", CreatedAt: now}
+			if _, err := tx.InsertNotification(ctx, n, "t-1"); err != nil {
+				return err
+			}
+			_, err := tx.InsertNotification(ctx, n, "t-2")
+			return err
+		}, domain.ErrConflict},
 	}
 	for _, tc := range tests {
 		err := s.Update(t.Context(), tc.fn)
@@ -279,6 +349,14 @@ func TestLimitMustBePositive(t *testing.T) {
 			_, err := s.RoomMembers(ctx, "r", app.MemberPage{})
 			return err
 		},
+		"TasksOf": func() error {
+			_, err := s.TasksOf(ctx, "m", app.TaskPage{})
+			return err
+		},
+		"Notifications": func() error {
+			_, err := s.Notifications(ctx, "m", app.NotificationPage{})
+			return err
+		},
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, domain.ErrInvalid) {
@@ -302,6 +380,9 @@ func TestTransactionsRunPreparedStatements(t *testing.T) {
 	err := s.Update(ctx, func(ctx context.Context, tx app.Tx) error {
 		chat := domain.Room{ID: "chat", Kind: domain.KindChat, ChatKey: domain.ChatKey("ann", "bob"), CreatedAt: now, UpdatedAt: now}
 		msg := domain.Message{ID: "msg", RoomID: chat.ID, AuthorID: "ann", Text: "hi", ClientMessageID: "c", Seq: 1, CreatedAt: now}
+		task := domain.Task{ID: "task", Title: "t", DueAt: &now, Remind: domain.RemindAtDue, WatcherIDs: []string{"ann"}, CreatedAt: now, UpdatedAt: now}
+		reminder := domain.Reminder{ID: "rem", TaskID: task.ID, FireAt: now, State: domain.ReminderScheduled, Token: "tok", CreatedAt: now}
+		notification := domain.Notification{ID: "n", MemberID: "ann", Kind: domain.NotificationReminder, TaskID: task.ID, ReminderID: reminder.ID, Text: "x", CreatedAt: now}
 		for _, step := range []func() error{
 			func() error { return tx.InsertRoom(ctx, chat) },
 			func() error { _, err := tx.Room(ctx, chat.ID); return err },
@@ -324,6 +405,14 @@ func TestTransactionsRunPreparedStatements(t *testing.T) {
 			func() error { _, err := tx.MoveReadPointer(ctx, chat.ID, "ann", 1, msg.ID); return err },
 			func() error { _, err := tx.MoveReadPointer(ctx, chat.ID, "ann", 1, msg.ID); return err },
 			func() error { return tx.DeleteMembership(ctx, chat.ID, "ann") },
+			func() error { return tx.PutTask(ctx, task) },
+			func() error { _, err := tx.Task(ctx, task.ID); return err },
+			func() error { return tx.PutReminder(ctx, reminder) },
+			func() error { _, err := tx.Reminder(ctx, reminder.ID); return err },
+			func() error { _, err := tx.PendingReminder(ctx, task.ID); return err },
+			func() error { _, err := tx.InsertNotification(ctx, notification, reminder.Token); return err },
+			func() error { _, err := tx.MarkNotificationRead(ctx, "ann", notification.ID, now); return err },
+			func() error { _, err := tx.MarkAllNotificationsRead(ctx, "ann", now); return err },
 		} {
 			if err := step(); err != nil {
 				return err

@@ -3,7 +3,7 @@
 // domain errors become extensions.code.
 package graphql
 
-//go:generate go run github.com/99designs/gqlgen generate
+//go:generate go tool gqlgen generate
 
 import (
 	"context"
@@ -104,4 +104,17 @@ func roomConnection(p app.Page[domain.Room]) *model.RoomConnection {
 		edges[i] = model.RoomEdge{Cursor: p.Cursors[i], Node: &p.Items[i]}
 	}
 	return &model.RoomConnection{Edges: edges, PageInfo: pageInfo(p)}
+}
+
+// optionalRoom resolves a room reference that may be empty, or point at a
+// room the viewer can no longer see: both are null.
+func (r *Resolver) optionalRoom(ctx context.Context, roomID string) (*domain.Room, error) {
+	if roomID == "" {
+		return nil, nil
+	}
+	actor, err := r.actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return nullIfNotFound(r.svc.RoomIfVisible(ctx, actor, roomID))
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/nordkapp42/nordkapp42/internal/domain"
 )
@@ -29,6 +30,16 @@ type MessageEdge struct {
 }
 
 type Mutation struct {
+}
+
+type NotificationConnection struct {
+	Edges    []NotificationEdge `json:"edges"`
+	PageInfo *PageInfo          `json:"pageInfo"`
+}
+
+type NotificationEdge struct {
+	Cursor string               `json:"cursor"`
+	Node   *domain.Notification `json:"node"`
 }
 
 type PageInfo struct {
@@ -68,7 +79,31 @@ type SendMessageInput struct {
 	ClientMessageID *string `json:"clientMessageId,omitempty"`
 }
 
+type SetTaskDatesInput struct {
+	// The board's id of the task.
+	TaskID  string        `json:"taskId"`
+	Title   string        `json:"title"`
+	URL     *string       `json:"url,omitempty"`
+	StartAt *time.Time    `json:"startAt,omitempty"`
+	DueAt   *time.Time    `json:"dueAt,omitempty"`
+	Remind  *RemindOffset `json:"remind,omitempty"`
+	// The task's members on the board; the caller is always added.
+	WatcherIds []string `json:"watcherIds,omitempty"`
+	// Also post the reminder into this room.
+	RoomID *string `json:"roomId,omitempty"`
+}
+
 type Subscription struct {
+}
+
+type TaskConnection struct {
+	Edges    []TaskEdge `json:"edges"`
+	PageInfo *PageInfo  `json:"pageInfo"`
+}
+
+type TaskEdge struct {
+	Cursor string       `json:"cursor"`
+	Node   *domain.Task `json:"node"`
 }
 
 type UpdateRoomInput struct {
@@ -130,6 +165,185 @@ func (e *ActivityType) UnmarshalJSON(b []byte) error {
 }
 
 func (e ActivityType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type NotificationKind string
+
+const (
+	NotificationKindReminder NotificationKind = "REMINDER"
+)
+
+var AllNotificationKind = []NotificationKind{
+	NotificationKindReminder,
+}
+
+func (e NotificationKind) IsValid() bool {
+	switch e {
+	case NotificationKindReminder:
+		return true
+	}
+	return false
+}
+
+func (e NotificationKind) String() string {
+	return string(e)
+}
+
+func (e *NotificationKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NotificationKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NotificationKind", str)
+	}
+	return nil
+}
+
+func (e NotificationKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NotificationKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NotificationKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type RemindOffset string
+
+const (
+	RemindOffsetNone  RemindOffset = "NONE"
+	RemindOffsetAtDue RemindOffset = "AT_DUE"
+	RemindOffsetMin5  RemindOffset = "MIN_5"
+	RemindOffsetMin10 RemindOffset = "MIN_10"
+	RemindOffsetMin15 RemindOffset = "MIN_15"
+	RemindOffsetHour1 RemindOffset = "HOUR_1"
+	RemindOffsetHour2 RemindOffset = "HOUR_2"
+	RemindOffsetDay1  RemindOffset = "DAY_1"
+	RemindOffsetDay2  RemindOffset = "DAY_2"
+)
+
+var AllRemindOffset = []RemindOffset{
+	RemindOffsetNone,
+	RemindOffsetAtDue,
+	RemindOffsetMin5,
+	RemindOffsetMin10,
+	RemindOffsetMin15,
+	RemindOffsetHour1,
+	RemindOffsetHour2,
+	RemindOffsetDay1,
+	RemindOffsetDay2,
+}
+
+func (e RemindOffset) IsValid() bool {
+	switch e {
+	case RemindOffsetNone, RemindOffsetAtDue, RemindOffsetMin5, RemindOffsetMin10, RemindOffsetMin15, RemindOffsetHour1, RemindOffsetHour2, RemindOffsetDay1, RemindOffsetDay2:
+		return true
+	}
+	return false
+}
+
+func (e RemindOffset) String() string {
+	return string(e)
+}
+
+func (e *RemindOffset) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RemindOffset(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RemindOffset", str)
+	}
+	return nil
+}
+
+func (e RemindOffset) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RemindOffset) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RemindOffset) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type ReminderState string
+
+const (
+	ReminderStateScheduled ReminderState = "SCHEDULED"
+	ReminderStateFired     ReminderState = "FIRED"
+	ReminderStateCancelled ReminderState = "CANCELLED"
+)
+
+var AllReminderState = []ReminderState{
+	ReminderStateScheduled,
+	ReminderStateFired,
+	ReminderStateCancelled,
+}
+
+func (e ReminderState) IsValid() bool {
+	switch e {
+	case ReminderStateScheduled, ReminderStateFired, ReminderStateCancelled:
+		return true
+	}
+	return false
+}
+
+func (e ReminderState) String() string {
+	return string(e)
+}
+
+func (e *ReminderState) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ReminderState(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ReminderState", str)
+	}
+	return nil
+}
+
+func (e ReminderState) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ReminderState) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ReminderState) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
