@@ -60,6 +60,12 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	if outbox, ok := st.(app.Outbox); ok {
 		svc.WithOutbox(outbox)
 	}
+	sched, err := openScheduler(ctx, cfg, sqlitePath(cfg), svc, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sched.Close() }() // after Run has returned: a no-op
+	svc.WithScheduler(sched)
 	gql := graphql.NewHandler(svc, graphql.Options{Verifier: verifier, MaxSubscriptions: cfg.MaxSubscriptionsPerConn})
 
 	ready := func(ctx context.Context) error {
@@ -102,6 +108,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return gql.Shutdown(sctx)
 		},
 		svc.RunOutbox,
+		sched.Run,
 	}
 	if fanout.run != nil {
 		services = append(services, func(ctx context.Context) error { return fanout.run(ctx, svc) })
@@ -123,12 +130,15 @@ func openStore(ctx context.Context, cfg config.Config) (store, func(), error) {
 		}
 		return pg, pg.Close, nil
 	}
-	lite, err := openSQLite(ctx, filepath.Join(cfg.DataDir, "nordkapp42.db"))
+	lite, err := openSQLite(ctx, sqlitePath(cfg))
 	if err != nil {
 		return nil, nil, err
 	}
 	return lite, func() { _ = lite.Close() }, nil
 }
+
+// sqlitePath is the embedded database file in the data directory.
+func sqlitePath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "nordkapp42.db") }
 
 // newVerifier builds the token verifier from the configured secret and
 // public key; with neither, from the data directory's secret, created on

@@ -44,6 +44,7 @@ type fixtureOptions struct {
 	Config    app.Config
 	QueueSize int             // the hub's per-subscription queue; 0: the hub's default
 	Broker    realtime.Broker // nil: a fresh in-process broker
+	Start     time.Time       // the fake clock's start; zero: t0
 }
 
 // newFixture returns a Service over the real in-process adapters (a fresh
@@ -67,7 +68,11 @@ func newFixture(t *testing.T, opts fixtureOptions) (*app.Service, *clock.Fake, *
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	hub := realtime.NewHub(broker, realtime.HubOptions{QueueSize: opts.QueueSize, Logger: quiet})
-	clk := clock.NewFake(t0)
+	start := t0
+	if !opts.Start.IsZero() {
+		start = opts.Start
+	}
+	clk := clock.NewFake(start)
 	svc := app.New(store, hub, presencememory.New(), clk, ulids.New(), quiet, opts.Config)
 	for _, id := range []string{alice, bob, carol, dave} {
 		if err := svc.EnsureMember(t.Context(), id, names[id]); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nordkapp42/nordkapp42/internal/domain"
 	"github.com/nordkapp42/nordkapp42/internal/realtime"
+	"github.com/nordkapp42/nordkapp42/internal/ulids"
 )
 
 // WithScheduler makes the service schedule reminders with sch. Call it once,
@@ -348,7 +349,7 @@ func (s *Service) LatestReminder(ctx context.Context, taskID string) (*domain.Re
 func (s *Service) FireReminder(ctx context.Context, reminderID, token string) error {
 	first, err := s.store.Reminder(ctx, reminderID)
 	if errors.Is(err, domain.ErrNotFound) {
-		return nil // a schedule whose reminder never committed
+		return s.staleOrEarly(reminderID, token)
 	}
 	if err != nil {
 		return fmt.Errorf("fire reminder %s: %w", reminderID, err)
@@ -367,8 +368,11 @@ func (s *Service) FireReminder(ctx context.Context, reminderID, token string) er
 		if err != nil {
 			return err
 		}
-		if r.Token != token || r.State == domain.ReminderCancelled {
-			return nil // stale
+		if r.State == domain.ReminderCancelled {
+			return nil // cleared or replaced
+		}
+		if r.Token != token {
+			return s.staleOrEarly(reminderID, token)
 		}
 		now := s.clock.Now()
 		if r.State == domain.ReminderScheduled {
@@ -413,6 +417,25 @@ func (s *Service) FireReminder(ctx context.Context, reminderID, token string) er
 		if err := s.postAsSystem(ctx, task.RoomID, text, "reminder:"+token); err != nil && !errors.Is(err, domain.ErrNotFound) {
 			return fmt.Errorf("fire reminder %s: post in room: %w", reminderID, err)
 		}
+	}
+	return nil
+}
+
+// errNotYetCommitted asks the scheduler to run a fire again: its schedule is
+// younger than the transaction that records it may take.
+var errNotYetCommitted = domain.Errorf(domain.ErrUnavailable, "the reminder's schedule is not committed yet")
+
+// uncommittedGrace is how long after a schedule was made its transaction
+// may still commit. A fire finds no reminder with its token either because
+// the schedule is stale (the transaction failed, or a later change won), or
+// because the reminder came due before that transaction committed; the
+// token's age tells which may still be the case.
+const uncommittedGrace = 2 * time.Minute
+
+func (s *Service) staleOrEarly(reminderID, token string) error {
+	made, ok := ulids.Time(token)
+	if ok && s.clock.Now().Sub(made) < uncommittedGrace {
+		return fmt.Errorf("fire reminder %s: %w", reminderID, errNotYetCommitted)
 	}
 	return nil
 }

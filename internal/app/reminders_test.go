@@ -12,6 +12,7 @@ import (
 	"github.com/nordkapp42/nordkapp42/internal/app"
 	"github.com/nordkapp42/nordkapp42/internal/clock"
 	"github.com/nordkapp42/nordkapp42/internal/domain"
+	"github.com/nordkapp42/nordkapp42/internal/ulids"
 )
 
 // manualScheduler records schedules; the test plays the scheduler's part by
@@ -340,3 +341,21 @@ func TestNotificationsUnreadFirst(t *testing.T) {
 }
 
 func errorIs(err, kind error) bool { return err != nil && errors.Is(err, kind) }
+
+// TestFireBeforeCommitIsRetried: a reminder due within the time its
+// transaction takes may be fired before the transaction commits; the fire
+// must then ask to be run again rather than count as stale. A schedule too
+// old to be in flight is stale.
+func TestFireBeforeCommitIsRetried(t *testing.T) {
+	t.Parallel()
+	svc, clk, _ := newFixture(t, fixtureOptions{Start: time.Now()})
+	ids := ulids.New()
+	reminder, token := ids.New(), ids.New()
+	if err := svc.FireReminder(t.Context(), reminder, token); !errorIs(err, domain.ErrUnavailable) {
+		t.Fatalf("fire of a fresh, uncommitted schedule: %v, want a retryable UNAVAILABLE", err)
+	}
+	clk.Advance(3 * time.Minute)
+	if err := svc.FireReminder(t.Context(), reminder, token); err != nil {
+		t.Fatalf("fire of a schedule that never committed: %v, want nil (stale)", err)
+	}
+}

@@ -34,3 +34,12 @@ func Valid(s string) bool {
 	_, err := ulid.ParseStrict(s)
 	return err == nil
 }
+
+// Time returns when a ULID was made, and false for a malformed one.
+func Time(s string) (time.Time, bool) {
+	id, err := ulid.ParseStrict(s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return ulid.Time(id.Time()), true
+}
