@@ -137,35 +137,5 @@ func (s *Service) LiveNotifications(ctx context.Context, actor string, done Done
 	if err != nil {
 		return nil, fmt.Errorf("subscribe notifications: %w", err)
 	}
-	out := make(chan *domain.Notification, streamBuffer)
-	go func() {
-		defer close(out)
-		defer sub.Close()
-		var err error
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				break loop
-			case env, ok := <-sub.C():
-				if !ok {
-					err = sub.Err()
-					break loop
-				}
-				if env.Notification == nil {
-					continue
-				}
-				if err = send(ctx, sub, out, env.Notification); err != nil {
-					break loop
-				}
-			}
-		}
-		if ctx.Err() != nil {
-			err = nil
-		}
-		if done != nil {
-			done(err)
-		}
-	}()
-	return out, nil
+	return forward(ctx, sub, done, func(env *realtime.Envelope) *domain.Notification { return env.Notification }), nil
 }

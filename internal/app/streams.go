@@ -396,37 +396,45 @@ func (s *Service) RoomActivity(ctx context.Context, actor, roomID string, done D
 	if err != nil {
 		return nil, fmt.Errorf("subscribe room activity: %w", err)
 	}
-	out := make(chan *domain.Signal, streamBuffer)
+	return forward(ctx, sub, done, func(env *realtime.Envelope) *domain.Signal { return env.Signal }), nil
+}
+
+// forward streams what pick takes out of a subscription's envelopes (nil:
+// skip the envelope) until ctx ends or the hub ends the subscription, then
+// tells done why and closes the channel. It is for ephemeral streams that
+// need no ordering or recovery.
+func forward[T any](ctx context.Context, sub *realtime.Subscription, done Done, pick func(*realtime.Envelope) *T) <-chan *T {
+	out := make(chan *T, streamBuffer)
 	go func() {
 		defer close(out)
 		defer sub.Close()
-		var err error
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				break loop
-			case env, ok := <-sub.C():
-				if !ok {
-					err = sub.Err()
-					break loop
-				}
-				if env.Signal == nil {
-					continue
-				}
-				if err = send(ctx, sub, out, env.Signal); err != nil {
-					if ctx.Err() != nil {
-						err = nil
-					}
-					break loop
-				}
-			}
+		err := forwardLoop(ctx, sub, out, pick)
+		if ctx.Err() != nil || errors.Is(err, errStreamEnd) {
+			err = nil
 		}
 		if done != nil {
 			done(err)
 		}
 	}()
-	return out, nil
+	return out
+}
+
+func forwardLoop[T any](ctx context.Context, sub *realtime.Subscription, out chan<- *T, pick func(*realtime.Envelope) *T) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case env, ok := <-sub.C():
+			if !ok {
+				return sub.Err()
+			}
+			if v := pick(env); v != nil {
+				if err := send(ctx, sub, out, v); err != nil {
+					return err
+				}
+			}
+		}
+	}
 }
 
 // send hands v to the consumer. While the consumer is behind, the hub may
