@@ -233,63 +233,68 @@ func (s *Service) OpenChat(ctx context.Context, actor, other string) (domain.Roo
 	}
 }
 
+// changeRoom runs change on the room, locked and checked visible to the
+// actor, in one transaction, then publishes the events change appended.
+func (s *Service) changeRoom(ctx context.Context, actor, roomID, what string,
+	change func(ctx context.Context, tx Tx, room domain.Room, m *domain.Membership) ([]domain.Event, error),
+) error {
+	var events []domain.Event
+	err := s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
+		room, m, err := lockRoom(ctx, tx, actor, roomID)
+		if err != nil {
+			return err
+		}
+		events, err = change(ctx, tx, room, m)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	s.publish(ctx, events)
+	return nil
+}
+
 // UpdateRoom renames a group or channel.
 func (s *Service) UpdateRoom(ctx context.Context, actor, roomID, name string) (domain.Room, error) {
 	name, err := domain.NormalizeRoomName(name)
 	if err != nil {
 		return domain.Room{}, err
 	}
-	var events []domain.Event
-	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		events = events[:0]
-		room, m, err := lockRoom(ctx, tx, actor, roomID)
-		if err != nil {
-			return err
-		}
+	err = s.changeRoom(ctx, actor, roomID, "update room", func(ctx context.Context, tx Tx, room domain.Room, m *domain.Membership) ([]domain.Event, error) {
 		if room.Kind == domain.KindChat {
-			return domain.Errorf(domain.ErrForbidden, "a chat cannot be renamed")
+			return nil, domain.Errorf(domain.ErrForbidden, "a chat cannot be renamed")
 		}
-		if err := requireManager(m); err != nil {
-			return err
-		}
-		if room.Name == name {
-			return nil
+		if err := requireManager(m); err != nil || room.Name == name {
+			return nil, err
 		}
 		if err := tx.RenameRoom(ctx, roomID, name); err != nil {
-			return err
+			return nil, err
 		}
 		e, err := tx.AppendEvent(ctx, domain.Event{RoomID: roomID, Type: domain.EventRoomUpdated, At: s.clock.Now(), ActorID: actor})
-		events = append(events, e)
-		return err
+		return []domain.Event{e}, err
 	})
 	if err != nil {
-		return domain.Room{}, fmt.Errorf("update room: %w", err)
+		return domain.Room{}, err
 	}
-	s.publish(ctx, events)
 	return s.reloadRoom(ctx, roomID)
 }
 
 // JoinRoom makes the actor a member of a public room. Joining a room one is
 // in already changes nothing.
 func (s *Service) JoinRoom(ctx context.Context, actor, roomID string) (domain.Room, error) {
-	var events []domain.Event
-	err := s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		events = events[:0]
-		room, m, err := lockRoom(ctx, tx, actor, roomID)
-		if err != nil || m != nil {
-			return err
+	err := s.changeRoom(ctx, actor, roomID, "join room", func(ctx context.Context, tx Tx, room domain.Room, m *domain.Membership) ([]domain.Event, error) {
+		if m != nil {
+			return nil, nil
 		}
 		if !room.Kind.Public() {
-			return roomNotFound(roomID)
+			return nil, roomNotFound(roomID)
 		}
 		e, err := s.join(ctx, tx, room, actor, actor, domain.RoleMember)
-		events = append(events, e)
-		return err
+		return []domain.Event{e}, err
 	})
 	if err != nil {
-		return domain.Room{}, fmt.Errorf("join room: %w", err)
+		return domain.Room{}, err
 	}
-	s.publish(ctx, events)
 	return s.reloadRoom(ctx, roomID)
 }
 
@@ -330,26 +335,15 @@ func (s *Service) leave(ctx context.Context, tx Tx, room domain.Room, actor stri
 
 // LeaveRoom removes the actor from a room. A chat cannot be left.
 func (s *Service) LeaveRoom(ctx context.Context, actor, roomID string) error {
-	var events []domain.Event
-	err := s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		room, m, err := lockRoom(ctx, tx, actor, roomID)
-		if err != nil {
-			return err
-		}
+	return s.changeRoom(ctx, actor, roomID, "leave room", func(ctx context.Context, tx Tx, room domain.Room, m *domain.Membership) ([]domain.Event, error) {
 		if m == nil {
-			return domain.Errorf(domain.ErrNotFound, "you are not a member of room %s", roomID)
+			return nil, domain.Errorf(domain.ErrNotFound, "you are not a member of room %s", roomID)
 		}
 		if room.Kind == domain.KindChat {
-			return domain.Errorf(domain.ErrForbidden, "a chat cannot be left")
+			return nil, domain.Errorf(domain.ErrForbidden, "a chat cannot be left")
 		}
-		events, err = s.leave(ctx, tx, room, actor, *m)
-		return err
+		return s.leave(ctx, tx, room, actor, *m)
 	})
-	if err != nil {
-		return fmt.Errorf("leave room: %w", err)
-	}
-	s.publish(ctx, events)
-	return nil
 }
 
 // AddRoomMembers adds members to a group or channel; members already in it
@@ -359,42 +353,36 @@ func (s *Service) AddRoomMembers(ctx context.Context, actor, roomID string, memb
 	if err != nil {
 		return domain.Room{}, err
 	}
-	var events []domain.Event
-	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		events = events[:0]
-		room, m, err := lockRoom(ctx, tx, actor, roomID)
-		if err != nil {
-			return err
-		}
+	err = s.changeRoom(ctx, actor, roomID, "add room members", func(ctx context.Context, tx Tx, room domain.Room, m *domain.Membership) ([]domain.Event, error) {
 		if room.Kind == domain.KindChat {
-			return domain.Errorf(domain.ErrForbidden, "nobody is added to a chat")
+			return nil, domain.Errorf(domain.ErrForbidden, "nobody is added to a chat")
 		}
 		if err := requireManager(m); err != nil {
-			return err
+			return nil, err
 		}
 		if err := requireMembers(ctx, tx, ids); err != nil {
-			return err
+			return nil, err
 		}
+		var events []domain.Event
 		for _, id := range ids {
 			existing, err := membershipOf(tx.Membership(ctx, roomID, id))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if existing != nil {
 				continue
 			}
 			e, err := s.join(ctx, tx, room, actor, id, domain.RoleMember)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			events = append(events, e)
 		}
-		return nil
+		return events, nil
 	})
 	if err != nil {
-		return domain.Room{}, fmt.Errorf("add room members: %w", err)
+		return domain.Room{}, err
 	}
-	s.publish(ctx, events)
 	return s.reloadRoom(ctx, roomID)
 }
 
@@ -404,39 +392,32 @@ func (s *Service) RemoveRoomMember(ctx context.Context, actor, roomID, memberID 
 	if err := domain.CheckMemberID(memberID); err != nil {
 		return domain.Room{}, err
 	}
-	var events []domain.Event
-	err := s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		room, m, err := lockRoom(ctx, tx, actor, roomID)
-		if err != nil {
-			return err
-		}
+	err := s.changeRoom(ctx, actor, roomID, "remove room member", func(ctx context.Context, tx Tx, room domain.Room, m *domain.Membership) ([]domain.Event, error) {
 		if room.Kind == domain.KindChat {
-			return domain.Errorf(domain.ErrForbidden, "nobody is removed from a chat")
+			return nil, domain.Errorf(domain.ErrForbidden, "nobody is removed from a chat")
 		}
 		if memberID != actor {
 			if err := requireManager(m); err != nil {
-				return err
+				return nil, err
 			}
 		} else if m == nil {
-			return domain.Errorf(domain.ErrNotFound, "you are not a member of room %s", roomID)
+			return nil, domain.Errorf(domain.ErrNotFound, "you are not a member of room %s", roomID)
 		}
 		target, err := membershipOf(tx.Membership(ctx, roomID, memberID))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if target == nil {
-			return domain.Errorf(domain.ErrNotFound, "member %s is not in room %s", memberID, roomID)
+			return nil, domain.Errorf(domain.ErrNotFound, "member %s is not in room %s", memberID, roomID)
 		}
 		if target.Role == domain.RoleOwner && memberID != actor {
-			return domain.Errorf(domain.ErrForbidden, "the owner cannot be removed")
+			return nil, domain.Errorf(domain.ErrForbidden, "the owner cannot be removed")
 		}
-		events, err = s.leave(ctx, tx, room, actor, *target)
-		return err
+		return s.leave(ctx, tx, room, actor, *target)
 	})
 	if err != nil {
-		return domain.Room{}, fmt.Errorf("remove room member: %w", err)
+		return domain.Room{}, err
 	}
-	s.publish(ctx, events)
 	return s.reloadRoom(ctx, roomID)
 }
 
@@ -449,57 +430,50 @@ func (s *Service) SetRoomRole(ctx context.Context, actor, roomID, memberID strin
 	if err := domain.CheckMemberID(memberID); err != nil {
 		return domain.Membership{}, err
 	}
-	var events []domain.Event
 	var result domain.Membership
-	err := s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		events = events[:0]
-		room, m, err := lockRoom(ctx, tx, actor, roomID)
-		if err != nil {
-			return err
-		}
+	err := s.changeRoom(ctx, actor, roomID, "set room role", func(ctx context.Context, tx Tx, room domain.Room, m *domain.Membership) ([]domain.Event, error) {
 		if room.Kind == domain.KindChat {
-			return domain.Errorf(domain.ErrForbidden, "a chat has no roles")
+			return nil, domain.Errorf(domain.ErrForbidden, "a chat has no roles")
 		}
 		if m == nil || m.Role != domain.RoleOwner {
-			return domain.Errorf(domain.ErrForbidden, "only the owner sets roles")
+			return nil, domain.Errorf(domain.ErrForbidden, "only the owner sets roles")
 		}
 		if memberID == actor {
-			return domain.Errorf(domain.ErrInvalid, "the owner hands ownership over by making another member OWNER")
+			return nil, domain.Errorf(domain.ErrInvalid, "the owner hands ownership over by making another member OWNER")
 		}
 		target, err := membershipOf(tx.Membership(ctx, roomID, memberID))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if target == nil {
-			return domain.Errorf(domain.ErrNotFound, "member %s is not in room %s", memberID, roomID)
+			return nil, domain.Errorf(domain.ErrNotFound, "member %s is not in room %s", memberID, roomID)
 		}
 		result = *target
 		if target.Role == role {
-			return nil
+			return nil, nil
 		}
-		now := s.clock.Now()
+		var events []domain.Event
 		change := func(ms domain.Membership, r domain.Role) error {
 			ms.Role = r
 			if err := tx.PutMembership(ctx, ms); err != nil {
 				return err
 			}
-			e, err := tx.AppendEvent(ctx, domain.Event{RoomID: roomID, Type: domain.EventRoleChanged, At: now, ActorID: actor, MemberID: ms.MemberID, Role: r})
+			e, err := tx.AppendEvent(ctx, domain.Event{RoomID: roomID, Type: domain.EventRoleChanged, At: s.clock.Now(), ActorID: actor, MemberID: ms.MemberID, Role: r})
 			events = append(events, e)
 			return err
 		}
 		result.Role = role
 		if err := change(*target, role); err != nil {
-			return err
+			return nil, err
 		}
 		if role == domain.RoleOwner {
-			return change(*m, domain.RoleAdmin)
+			return events, change(*m, domain.RoleAdmin)
 		}
-		return nil
+		return events, nil
 	})
 	if err != nil {
-		return domain.Membership{}, fmt.Errorf("set room role: %w", err)
+		return domain.Membership{}, err
 	}
-	s.publish(ctx, events)
 	return result, nil
 }
 
