@@ -99,4 +99,40 @@ func (s *stories) initScenario(sc *godog.ScenarioContext) {
 	sc.Step(`^(\w+) (?:deletes|deleted) "([^"]*)"$`, w.deletes)
 	sc.Step(`^(\w+) has read up to "([^"]*)"$`, w.hasReadUpTo)
 	sc.Step(`^(\w+) sees "([^"]*)" as (read|unread)$`, w.seesAs)
+
+	// Reminders.
+	const (
+		title    = `"([^"]*)"`
+		seconds  = `(\d+) seconds?`
+		pronoun  = `(?:his|her|their)`
+		reminder = `the reminder of ` + title
+	)
+	sc.Step(`^(\w+) is watching `+pronoun+` notifications$`, w.isWatchingNotifications)
+	sc.Step(`^(\w+) (?:sets|set) `+title+` due in `+seconds+` with (.+) watching and a reminder at the due time( in the chat)?$`, w.setsTask)
+	sc.Step(`^(\w+) (?:moves|moved) `+title+` to due in `+seconds+`$`, w.movesTask)
+	sc.Step(`^(\w+) (?:clears|cleared) the dates of `+title+`$`, w.clearsDates)
+	sc.Step(`^(\w+) is notified of `+title+`(?: again)?$`, w.isNotified)
+	sc.Step(`^"([^"]*)" posts `+reminder+` in the chat$`, w.postsReminder)
+	sc.Step(`^(\w+) sees `+reminder+` as (?:still )?(SCHEDULED|FIRED|CANCELLED)$`, w.seesReminderAs)
+	sc.Step(`^(\w+) snoozes `+reminder+` for `+seconds+`$`, w.snoozes)
+	sc.Step(`^(\w+) tries to snooze `+reminder+` for `+seconds+`$`, w.triesToSnooze)
+	sc.Step(`^(\w+) tries to snooze `+reminder+` until a minute ago$`, w.triesToSnoozeIntoThePast)
+
+	// Notifications.
+	sc.Step(`^(\w+) has (\d+) unread notifications? of `+title+`$`, w.hasUnreadNotificationsOf)
+	sc.Step(`^(\w+) has no unread notifications$`, w.hasNoUnreadNotifications)
+	sc.Step(`^(\w+) has (\d+) notifications? of `+title+`$`, w.hasNotificationsOf)
+	sc.Step(`^(\w+) has received (\d+) notifications? of `+title+` live$`, w.hasReceivedLive)
+	sc.Step(`^(\w+) marks `+pronoun+` notification of `+title+` as read$`, w.marksNotificationRead)
+	sc.Step(`^(\w+) still has `+pronoun+` notification of `+title+`, read$`, w.stillHasReadNotification)
+	sc.Step(`^(\w+) marks all `+pronoun+` notifications as read$`, w.marksAllNotificationsRead)
+	sc.Step(`^(\d+) notifications? (?:was|were) marked read$`, w.markedRead)
+
+	// Task dates that may be refused.
+	sc.Step(`^(\w+) tries to set a task with a title of (\d+) characters$`, w.triesTaskTitle)
+	sc.Step(`^(\w+) tries to set a task due (a minute before|when) it starts$`, w.triesTaskStart)
+	sc.Step(`^(\w+) tries to set a task watched by (?:him|her|them) and (\d+) others$`, w.triesTaskWatchers)
+	sc.Step(`^(\w+) tries to set a task watched by someone who is not a member$`, w.triesTaskStranger)
+	sc.Step(`^(\w+) tries to set a task due in (\d+) minutes? with a reminder (5|10|15) minutes before$`, w.triesTaskReminder)
+	sc.Step(`^(\w+) tries to clear the dates of a task that does not exist$`, w.triesClearUnknownTask)
 }

@@ -52,4 +52,25 @@ const (
 	subRoomEvents = `subscription($r: ID!, $after: Cursor) {
 		roomEvents(roomId: $r, after: $after) { cursor type seq roomId message { id text author { id } } }
 	}`
+
+	opSetTaskDates = `mutation($in: SetTaskDatesInput!) { setTaskDates(input: $in) {
+		id title dueAt remind remindAt watchers { id } room { id } reminder { id state fireAt }
+	} }`
+
+	opClearTaskDates = `mutation($t: ID!) { clearTaskDates(taskId: $t) { id startAt dueAt remind remindAt } }`
+
+	opTaskReminder = `query($t: ID!) { task(id: $t) { reminder { id state } } }`
+
+	opSnooze = `mutation($id: ID!, $until: Time!) { snoozeReminder(id: $id, until: $until) { id state fireAt snoozedUntil } }`
+
+	opNotifications = `query($unread: Boolean) { notifications(unreadOnly: $unread, first: 200) { edges { node { ...notification } } } }
+	fragment notification on Notification { id kind text createdAt readAt task { id } reminder { id } room { id } }`
+
+	opMarkNotificationRead = `mutation($id: ID!) { markNotificationRead(id: $id) { id readAt } }`
+
+	opMarkAllNotificationsRead = `mutation { markAllNotificationsRead }`
+
+	opRoomMessages = `query($r: ID!) { room(id: $r) { messages(first: 200) { edges { node { id text author { id name } } } } } }`
+
+	subNotifications = `subscription { notifications { id kind text createdAt readAt task { id } reminder { id } room { id } } }`
 )

@@ -29,8 +29,9 @@ type stories struct {
 }
 
 // world is the state of one scenario: who is in it, the room the story is
-// about, the messages sent in it by text, who is watching it live, and the
-// outcome of the last attempt that may be refused.
+// about, the messages sent in it by text, who is watching it live, the
+// outcome of the last attempt that may be refused, and the tasks whose
+// reminders the story follows.
 type world struct {
 	srv *e2e.Server
 	n   int64
@@ -43,6 +44,10 @@ type world struct {
 	messages map[string]string  // message id by text, in room
 	watchers map[string]*watcher
 	attempt  *attempt
+
+	tasks   map[string]*task  // by title, as the steps say it
+	inboxes map[string]*inbox // live notifications, by member name
+	marked  *int              // what the last markAllNotificationsRead returned
 }
 
 // member is one person of a scenario.
@@ -66,6 +71,8 @@ func (s *stories) newWorld() *world {
 		members:  map[string]*member{},
 		messages: map[string]string{},
 		watchers: map[string]*watcher{},
+		tasks:    map[string]*task{},
+		inboxes:  map[string]*inbox{},
 	}
 	s.mu.Lock()
 	s.worlds = append(s.worlds, w)
