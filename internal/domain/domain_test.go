@@ -15,7 +15,7 @@ var t0 = time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
 func TestErrorKinds(t *testing.T) {
 	t.Parallel()
 	err := fmt.Errorf("send message: %w", domain.Errorf(domain.ErrForbidden, "only owners and admins post"))
-	if !errors.Is(err, domain.ErrForbidden) || domain.Kind(err) != domain.ErrForbidden {
+	if kind := domain.Kind(err); !errors.Is(err, domain.ErrForbidden) || !errors.Is(kind, domain.ErrForbidden) {
 		t.Fatalf("Kind(%v) = %v, want ErrForbidden", err, domain.Kind(err))
 	}
 	if err.Error() != "send message: only owners and admins post" {
