@@ -7,44 +7,131 @@ package pgtest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // DefaultURL is the machine's shared server.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
-// URL returns the shared server's URL, skipping (or failing under CI) when
-// it does not answer.
+// server is the answer of the shared server, asked once per test binary.
+var server struct {
+	once sync.Once
+	url  string
+	err  error
+}
+
+// URL returns the shared server's URL: NORDKAPP42_TEST_DATABASE_URL, or the
+// machine's own. When it does not answer within 2 s the test is skipped, or
+// fails under CI=true.
 func URL(t testing.TB) string {
 	t.Helper()
-	url := os.Getenv("NORDKAPP42_TEST_DATABASE_URL")
-	if url == "" {
-		url = DefaultURL
-	}
-	host := "127.0.0.1:5432"
-	if i := strings.Index(url, "@"); i >= 0 {
-		rest := url[i+1:]
-		if j := strings.IndexAny(rest, "/?"); j >= 0 {
-			rest = rest[:j]
+	server.once.Do(func() {
+		server.url = os.Getenv("NORDKAPP42_TEST_DATABASE_URL")
+		if server.url == "" {
+			server.url = DefaultURL
 		}
-		host = rest
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, server.url)
+		if err == nil {
+			err = conn.Ping(ctx)
+			_ = conn.Close(ctx)
+		}
+		server.err = err
+	})
+	if server.err != nil {
+		Unavailable(t, fmt.Sprintf("PostgreSQL not reachable at %s: start it or set NORDKAPP42_TEST_DATABASE_URL", WithoutPassword(server.url)))
 	}
-	conn, err := net.DialTimeout("tcp", host, 2*time.Second)
+	return server.url
+}
+
+// FreshSchema creates an empty schema named prefix plus a random suffix on
+// the shared server, dropped with everything in it when the test ends. It
+// returns the schema and a URL with search_path set to it, so that whatever
+// opens the URL keeps its tables there; its connections carry the schema as
+// application_name, and its pool holds at most poolConns connections, so
+// that parallel tests stay within the server's max_connections.
+func FreshSchema(t testing.TB, prefix string, poolConns int) (conn, schema string) {
+	t.Helper()
+	base := URL(t)
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	schema = prefix + hex.EncodeToString(b)
+	Admin(t, "CREATE SCHEMA "+schema)
+	t.Cleanup(func() { Admin(t, "DROP SCHEMA "+schema+" CASCADE") })
+	return WithParams(base, map[string]string{
+		"search_path":      schema,
+		"application_name": schema,
+		"pool_max_conns":   strconv.Itoa(poolConns),
+	}), schema
+}
+
+// Admin runs one statement on a connection of its own to the shared server,
+// outside any test schema; it works in Cleanup too, after the test's context
+// has ended.
+func Admin(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, URL(t))
 	if err != nil {
-		Unavailable(t, fmt.Sprintf("PostgreSQL not reachable at %s: start it or set NORDKAPP42_TEST_DATABASE_URL", host))
+		t.Fatalf("connect: %v", err)
 	}
-	_ = conn.Close()
-	return url
+	defer func() { _ = conn.Close(ctx) }()
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", strings.Fields(sql)[0], err)
+	}
+}
+
+// passwordParam matches the password of a keyword/value connection string.
+var passwordParam = regexp.MustCompile(`password=('(\\.|[^'])*'|\S*)`)
+
+// WithoutPassword is a connection string fit for a test's output.
+func WithoutPassword(conn string) string {
+	if u, err := url.Parse(conn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if u.User != nil {
+			u.User = url.User(u.User.Username())
+		}
+		q := u.Query()
+		q.Del("password")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return passwordParam.ReplaceAllString(conn, "password=xxxxx")
+}
+
+// WithParams returns conn with the parameters added, in either form of
+// connection string.
+func WithParams(conn string, params map[string]string) string {
+	if u, err := url.Parse(conn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		for k, v := range params {
+			q.Set(k, v)
+		}
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	for k, v := range params {
+		conn += " " + k + "=" + v
+	}
+	return conn
 }
 
 // Unavailable skips the test with reason, or fails it under CI=true, where

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nordkapp42/nordkapp42/internal/app"
 	"github.com/nordkapp42/nordkapp42/internal/domain"
+	"github.com/nordkapp42/nordkapp42/internal/pgtest"
 	"github.com/nordkapp42/nordkapp42/internal/store/storetest"
 )
 
@@ -183,7 +184,7 @@ func TestUpdateRetriesAfterDeadlock(t *testing.T) {
 // waits until they are gone.
 func terminate(t *testing.T, schema string) {
 	t.Helper()
-	admin(t, `SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name = $1`, schema)
+	pgtest.Admin(t, `SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name = $1`, schema)
 }
 
 func TestBrokenConnectionsAreUnavailableUntilThePoolRecovers(t *testing.T) {
@@ -257,7 +258,7 @@ func closedPort(t *testing.T) string {
 
 func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	t.Parallel()
-	testURL(t)
+	pgtest.URL(t)
 	conn := closedPort(t)
 	_, err := Open(t.Context(), conn)
 	if !errors.Is(err, domain.ErrUnavailable) {
