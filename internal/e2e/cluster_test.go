@@ -196,25 +196,7 @@ func TestClusterConcurrentSenders(t *testing.T) {
 	t.Parallel()
 	const senders, each = 20, 500
 	c := startCluster(t, 3, true)
-	owner := member(t, c.nodes[0], "owner")
-	var ids []string
-	tokens := make([]string, senders)
-	for i := range senders {
-		ids = append(ids, fmt.Sprintf("sender-%d", i))
-		tokens[i] = member(t, c.nodes[i%3], ids[i])
-	}
-	room := createRoom(t, c.nodes[0], owner, "PRIVATE_GROUP", "Busy", ids...)
-	cursor := lastEventCursor(t, c.nodes[0], owner, room)
-	streams := make([]*eventStream, 3)
-	for i, srv := range c.nodes {
-		streams[i] = subscribe(t, srv, e2e.TransportWS, owner, roomEventsQuery, map[string]any{"r": room, "after": cursor})
-	}
-
-	got := make([][]roomEvent, 3)
-	var readers sync.WaitGroup
-	for i := range streams {
-		readers.Go(func() { got[i] = collectQuiet(streams[i], senders*each) })
-	}
+	room, tokens, readers, got := busyRoom(t, c, senders, senders*each)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	errs := make(chan error, senders)
@@ -257,6 +239,29 @@ func TestClusterConcurrentSenders(t *testing.T) {
 	}
 }
 
+// busyRoom sets up a room with the given number of senders, spread over the
+// nodes, and one subscriber per node reading n events in the background
+// (into got, once readers is done). It returns the senders' tokens.
+func busyRoom(t *testing.T, c *cluster, senders, n int) (room string, tokens []string, readers *sync.WaitGroup, got [][]roomEvent) {
+	t.Helper()
+	owner := member(t, c.nodes[0], "owner")
+	ids := make([]string, senders)
+	tokens = make([]string, senders)
+	for i := range senders {
+		ids[i] = fmt.Sprintf("sender-%d", i)
+		tokens[i] = member(t, c.nodes[i%len(c.nodes)], ids[i])
+	}
+	room = createRoom(t, c.nodes[0], owner, "PRIVATE_GROUP", "Busy", ids...)
+	cursor := lastEventCursor(t, c.nodes[0], owner, room)
+	got = make([][]roomEvent, len(c.nodes))
+	readers = &sync.WaitGroup{}
+	for i, srv := range c.nodes {
+		stream := subscribe(t, srv, e2e.TransportWS, owner, roomEventsQuery, map[string]any{"r": room, "after": cursor})
+		readers.Go(func() { got[i] = collectQuiet(stream, n) })
+	}
+	return room, tokens, readers, got
+}
+
 // collectQuiet reads n room events, stopping early (with fewer) when the
 // stream ends or stalls for 30 s; the caller checks the count.
 func collectQuiet(s *eventStream, n int) []roomEvent {
@@ -278,24 +283,7 @@ func TestClusterSurvivesRedisRestart(t *testing.T) {
 	t.Parallel()
 	const senders, each = 5, 100
 	c := startCluster(t, 3, false)
-	owner := member(t, c.nodes[0], "owner")
-	var ids []string
-	tokens := make([]string, senders)
-	for i := range senders {
-		ids = append(ids, fmt.Sprintf("sender-%d", i))
-		tokens[i] = member(t, c.nodes[i%3], ids[i])
-	}
-	room := createRoom(t, c.nodes[0], owner, "PRIVATE_GROUP", "Outage", ids...)
-	cursor := lastEventCursor(t, c.nodes[0], owner, room)
-	streams := make([]*eventStream, 3)
-	for i, srv := range c.nodes {
-		streams[i] = subscribe(t, srv, e2e.TransportWS, owner, roomEventsQuery, map[string]any{"r": room, "after": cursor})
-	}
-	got := make([][]roomEvent, 3)
-	var readers sync.WaitGroup
-	for i := range streams {
-		readers.Go(func() { got[i] = collectQuiet(streams[i], senders*each) })
-	}
+	room, tokens, readers, got := busyRoom(t, c, senders, senders*each)
 
 	var sent sync.WaitGroup
 	var mu sync.Mutex
