@@ -27,7 +27,7 @@ type fanout struct {
 	close    func()
 }
 
-func openFanout(cfg config.Config, log *slog.Logger) (*fanout, error) {
+func openFanout(cfg config.Config, log *slog.Logger, onReconnect func()) (*fanout, error) {
 	var client goredis.UniversalClient
 	var broker *redisbroker.Broker
 	switch {
@@ -37,10 +37,10 @@ func openFanout(cfg config.Config, log *slog.Logger) (*fanout, error) {
 			return nil, fmt.Errorf("--redis-url: %w", redactURLError(err))
 		}
 		c := goredis.NewClient(opts)
-		client, broker = c, redisbroker.New(c, redisbroker.Options{Logger: log})
+		client, broker = c, redisbroker.New(c, redisbroker.Options{Logger: log, OnReconnect: onReconnect})
 	case cfg.RedisCluster != "":
 		c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: strings.Split(cfg.RedisCluster, ",")})
-		client, broker = c, redisbroker.NewCluster(c, redisbroker.Options{Logger: log})
+		client, broker = c, redisbroker.NewCluster(c, redisbroker.Options{Logger: log, OnReconnect: onReconnect})
 	default:
 		return &fanout{broker: memory.New(), presence: presencememory.New(), close: func() {}}, nil
 	}

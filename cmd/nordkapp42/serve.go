@@ -10,7 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
 	"time"
+
+	"github.com/lmittmann/tint"
+	"github.com/mattn/go-isatty"
 
 	"golang.org/x/sync/errgroup"
 
@@ -19,8 +25,11 @@ import (
 	"github.com/nordkapp42/nordkapp42/internal/clock"
 	"github.com/nordkapp42/nordkapp42/internal/config"
 	"github.com/nordkapp42/nordkapp42/internal/domain"
+	"github.com/nordkapp42/nordkapp42/internal/metrics"
 	"github.com/nordkapp42/nordkapp42/internal/realtime"
 	"github.com/nordkapp42/nordkapp42/internal/server"
+	"github.com/nordkapp42/nordkapp42/internal/store/observed"
+	"github.com/nordkapp42/nordkapp42/internal/telemetry"
 	"github.com/nordkapp42/nordkapp42/internal/transport/graphql"
 	"github.com/nordkapp42/nordkapp42/internal/ulids"
 )
@@ -37,7 +46,23 @@ type service func(ctx context.Context) error
 // until ctx ends. This is the one place that knows every concrete type.
 func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
-	log.Info("starting", "version", version, "config", cfg)
+	// Go sets GOMAXPROCS from the container's CPU limit itself (since Go
+	// 1.25) and reads GOMEMLIMIT from the environment; log what it chose.
+	log.Info("starting", "version", version, "config", cfg,
+		"gomaxprocs", runtime.GOMAXPROCS(0), "gomemlimit", debug.SetMemoryLimit(-1))
+
+	stopTracing, err := telemetry.Setup(ctx, version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	}()
+	m := metrics.New(version)
 
 	verifier, secret, err := newVerifier(cfg)
 	if err != nil {
@@ -48,15 +73,15 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		return err
 	}
 	defer closeStore()
-	fanout, err := openFanout(cfg, log)
+	fanout, err := openFanout(cfg, log, m.BrokerReconnected)
 	if err != nil {
 		return err
 	}
 	defer fanout.close()
 
-	hub := realtime.NewHub(fanout.broker, realtime.HubOptions{Logger: log})
-	svc := app.New(st, hub, fanout.presence, clock.System{}, ulids.New(), log,
-		app.Config{SendRate: cfg.RateLimit, SendBurst: cfg.RateBurst})
+	hub := realtime.NewHub(fanout.broker, realtime.HubOptions{Logger: log, OnSlowConsumers: m.SlowConsumers})
+	svc := app.New(observed.New(st, m), hub, fanout.presence, clock.System{}, ulids.New(), log,
+		app.Config{SendRate: cfg.RateLimit, SendBurst: cfg.RateBurst, Observer: m})
 	if outbox, ok := st.(app.Outbox); ok {
 		svc.WithOutbox(outbox)
 	}
@@ -66,21 +91,17 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	}
 	defer func() { _ = sched.Close() }() // after Run has returned: a no-op
 	svc.WithScheduler(sched)
-	gql := graphql.NewHandler(svc, graphql.Options{Verifier: verifier, MaxSubscriptions: cfg.MaxSubscriptionsPerConn})
+	gql := graphql.NewHandler(svc, graphql.Options{Verifier: verifier, MaxSubscriptions: cfg.MaxSubscriptionsPerConn,
+		Metrics: m, Logger: log})
 
+	var draining atomic.Bool
 	ready := func(ctx context.Context) error {
-		if _, err := st.Member(ctx, "readiness-probe"); err != nil && !errors.Is(err, domain.ErrNotFound) {
-			return fmt.Errorf("store: %w", err)
-		}
-		if fanout.ping != nil {
-			if err := fanout.ping(ctx); err != nil {
-				return fmt.Errorf("broker: %w", err)
-			}
-		}
-		return nil
+		err := checkReady(ctx, st, fanout, &draining)
+		m.SetReady(err == nil)
+		return err
 	}
 	srv := &http.Server{
-		Handler: server.Handler(server.Routes{GraphQL: gql, Verifier: verifier, Ready: ready, Logger: log}),
+		Handler: server.Handler(server.Routes{GraphQL: gql, Verifier: verifier, Ready: ready, Logger: log, Metrics: m.Handler()}),
 		// Slow clients must not hold connections open forever before sending
 		// their headers; bodies and streams are bounded elsewhere.
 		ReadHeaderTimeout: 10 * time.Second,
@@ -102,6 +123,8 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 		func(ctx context.Context) error { return server.Serve(ctx, srv, ln, cfg.ShutdownTimeout) },
 		func(ctx context.Context) error {
 			<-ctx.Done()
+			draining.Store(true)
+			m.SetReady(false)
 			log.Info("shutting down", "grace", cfg.ShutdownTimeout)
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 			defer cancel()
@@ -113,11 +136,39 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	if fanout.run != nil {
 		services = append(services, func(ctx context.Context) error { return fanout.run(ctx, svc) })
 	}
+	if cfg.DebugAddr != "" {
+		debugLn, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			return fmt.Errorf("debug listen: %w", err)
+		}
+		log.Info("debug listener", "addr", debugLn.Addr().String())
+		debugSrv := &http.Server{Handler: server.DebugHandler(), ReadHeaderTimeout: 10 * time.Second}
+		services = append(services, func(ctx context.Context) error {
+			return server.Serve(ctx, debugSrv, debugLn, time.Second)
+		})
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, run := range services {
 		g.Go(func() error { return run(gctx) })
 	}
 	return g.Wait()
+}
+
+// checkReady tells whether the node can serve: not while draining, and only
+// when the store and the broker answer.
+func checkReady(ctx context.Context, st store, fanout *fanout, draining *atomic.Bool) error {
+	if draining.Load() {
+		return errors.New("draining")
+	}
+	if _, err := st.Member(ctx, "readiness-probe"); err != nil && !errors.Is(err, domain.ErrNotFound) {
+		return fmt.Errorf("store: %w", err)
+	}
+	if fanout.ping != nil {
+		if err := fanout.ping(ctx); err != nil {
+			return fmt.Errorf("broker: %w", err)
+		}
+	}
+	return nil
 }
 
 // openStore opens PostgreSQL when a database URL is set, else the embedded
@@ -165,12 +216,23 @@ func newVerifier(cfg config.Config) (*auth.Verifier, []byte, error) {
 	return v, secret, nil
 }
 
+// newLogger logs JSON, or readable colored lines for a person at a terminal.
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+	terminal := false
+	if f, ok := w.(*os.File); ok {
+		terminal = isatty.IsTerminal(f.Fd())
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	format := cfg.LogFormat
+	if format == "auto" {
+		format = "json"
+		if terminal {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, NoColor: !terminal, TimeFormat: time.DateTime}))
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }

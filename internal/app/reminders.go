@@ -191,6 +191,7 @@ func (s *Service) schedule(ctx context.Context, r domain.Reminder) (domain.Remin
 	if err := s.scheduler.Schedule(ctx, r.ID, r.Token, r.FireAt); err != nil {
 		return domain.Reminder{}, fmt.Errorf("schedule reminder: %w", err)
 	}
+	s.cfg.Observer.ReminderScheduled()
 	return r, nil
 }
 
@@ -357,8 +358,9 @@ func (s *Service) FireReminder(ctx context.Context, reminderID, token string) er
 	var task domain.Task
 	var fresh []domain.Notification
 	fired := false
+	var lateness *time.Duration // set when this run fired it first
 	err = s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		fresh, fired = fresh[:0], false
+		fresh, fired, lateness = fresh[:0], false, nil
 		// Task before reminder, the order SetTaskDates locks them in.
 		var err error
 		if task, err = tx.Task(ctx, first.TaskID); err != nil {
@@ -380,6 +382,8 @@ func (s *Service) FireReminder(ctx context.Context, reminderID, token string) er
 			if err := tx.PutReminder(ctx, r); err != nil {
 				return err
 			}
+			late := now.Sub(r.FireAt)
+			lateness = &late
 		}
 		fired = true
 		text := domain.ReminderText(task, r.FireAt, now)
@@ -401,6 +405,9 @@ func (s *Service) FireReminder(ctx context.Context, reminderID, token string) er
 	}
 	if !fired {
 		return nil
+	}
+	if lateness != nil {
+		s.cfg.Observer.ReminderFired(*lateness)
 	}
 	for i := range fresh {
 		n := &fresh[i]

@@ -26,7 +26,27 @@ type Config struct {
 	SendRate float64
 	// SendBurst is how many messages a member may send at once above SendRate.
 	SendBurst int
+	// Observer hears what the use cases do, for metrics; nil hears nothing.
+	Observer Observer
 }
+
+// Observer hears what the use cases do, for metrics. Its methods must not
+// block.
+type Observer interface {
+	// EventsPublished counts room events handed to the fan-out.
+	EventsPublished(n int)
+	// ReminderScheduled counts a reminder scheduled.
+	ReminderScheduled()
+	// ReminderFired counts a reminder fired, lateness after its due time.
+	ReminderFired(lateness time.Duration)
+}
+
+// noObserver is the Observer of a Service given none.
+type noObserver struct{}
+
+func (noObserver) EventsPublished(int)         {}
+func (noObserver) ReminderScheduled()          {}
+func (noObserver) ReminderFired(time.Duration) {}
 
 // Service runs the use cases of the messenger.
 type Service struct {
@@ -68,6 +88,9 @@ const (
 func New(store Store, hub *realtime.Hub, presence Presence, clock Clock, ids IDs, log *slog.Logger, cfg Config) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	s := &Service{
 		store: store, hub: hub, presence: presence, clock: clock, ids: ids, log: log, cfg: cfg,
@@ -180,6 +203,7 @@ func (s *Service) publishEvent(ctx context.Context, e *domain.Event) error {
 	if err := s.hub.Publish(ctx, realtime.RoomTopic(e.RoomID), env); err != nil {
 		return err
 	}
+	s.cfg.Observer.EventsPublished(1)
 	if e.Type == domain.EventMemberJoined || e.Type == domain.EventMemberLeft {
 		return s.hub.Publish(ctx, realtime.MemberTopic(e.MemberID), env)
 	}

@@ -69,7 +69,7 @@ func (s *Service) RoomEvents(ctx context.Context, actor, roomID string, after *s
 	if from < 0 {
 		from = room.Seq
 	}
-	f := &follower{s: s, actor: actor, sub: sub, pos: map[string]int64{roomID: from}, out: make(chan *domain.Event, streamBuffer)}
+	f := &follower{s: s, actor: actor, sub: sub, pos: map[string]int64{roomID: from}, out: make(chan *domain.Event, streamBuffer), onLive: liveHook(ctx)}
 	go f.run(ctx, done, func(ctx context.Context) error { return f.catchUp(ctx, roomID) })
 	return f.out, nil
 }
@@ -83,7 +83,7 @@ func (s *Service) MyEvents(ctx context.Context, actor string, done Done) (<-chan
 	if err != nil {
 		return nil, fmt.Errorf("subscribe my events: %w", err)
 	}
-	f := &follower{s: s, actor: actor, sub: sub, pos: pos, all: true, out: make(chan *domain.Event, streamBuffer)}
+	f := &follower{s: s, actor: actor, sub: sub, pos: pos, all: true, out: make(chan *domain.Event, streamBuffer), onLive: liveHook(ctx)}
 	go f.run(ctx, done, nil)
 	return f.out, nil
 }
@@ -125,6 +125,25 @@ type follower struct {
 	pos   map[string]int64 // room → seq of the last event delivered
 	all   bool             // following all the actor's rooms (MyEvents)
 	out   chan *domain.Event
+	// onLive hears of every event about to be emitted, with its commit time
+	// when it came live from the fan-out, zero when read from the store.
+	onLive func(committed time.Time)
+}
+
+type emitHookKey struct{}
+
+// WithEmitHook has the event streams started with the returned context call
+// hook right before they hand over each event, in order: with the event's
+// commit time when it came live from the fan-out, with zero when it was read
+// back from the store (a replay after a cursor or a gap). Transports use it
+// to measure delivery latency.
+func WithEmitHook(ctx context.Context, hook func(committed time.Time)) context.Context {
+	return context.WithValue(ctx, emitHookKey{}, hook)
+}
+
+func liveHook(ctx context.Context) func(time.Time) {
+	hook, _ := ctx.Value(emitHookKey{}).(func(time.Time))
+	return hook
 }
 
 func (f *follower) run(ctx context.Context, done Done, start func(context.Context) error) {
@@ -190,7 +209,7 @@ func (f *follower) take(ctx context.Context, e *domain.Event) error {
 	case e.Seq > last+1:
 		return f.catchUp(ctx, e.RoomID) // a gap: the store has everything up to e
 	}
-	return f.emit(ctx, e)
+	return f.emit(ctx, e, true)
 }
 
 // resync recovers from envelopes the broker may have lost on topic: a room
@@ -245,7 +264,7 @@ func (f *follower) catchUp(ctx context.Context, roomID string) error {
 			if _, tracked := f.pos[roomID]; !tracked {
 				return nil
 			}
-			if err := f.emit(ctx, &events[i]); err != nil {
+			if err := f.emit(ctx, &events[i], false); err != nil {
 				return err
 			}
 		}
@@ -285,7 +304,14 @@ func (f *follower) events(ctx context.Context, roomID string, after int64) ([]do
 
 // emit delivers one event and advances the room's position. An event telling
 // that the actor left a room ends what they may no longer see.
-func (f *follower) emit(ctx context.Context, e *domain.Event) error {
+func (f *follower) emit(ctx context.Context, e *domain.Event, live bool) error {
+	if f.onLive != nil {
+		at := time.Time{}
+		if live {
+			at = e.At
+		}
+		f.onLive(at)
+	}
 	if err := send(ctx, f.sub, f.out, e); err != nil {
 		return err
 	}

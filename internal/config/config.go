@@ -34,8 +34,11 @@ type Config struct {
 	RateBurst int
 	// LogLevel is the lowest level logged: debug, info, warn or error.
 	LogLevel string
-	// LogFormat is how log records are written: json or text.
+	// LogFormat is how log records are written: json, text (human-readable,
+	// colored on a terminal) or auto (text on a terminal, else json).
 	LogFormat string
+	// DebugAddr is the address of the profiling listener; empty disables it.
+	DebugAddr string
 	// ShutdownTimeout bounds how long a graceful shutdown waits for requests
 	// and streams to finish before closing them.
 	ShutdownTimeout time.Duration
@@ -65,7 +68,8 @@ func serveSettings(c *Config) []setting {
 		{"rate-limit", envPrefix + "RATE_LIMIT", floatVar(&c.RateLimit, 50), "messages per second a member may send on average; 0 disables the limit", atLeast(&c.RateLimit, 0)},
 		{"rate-burst", envPrefix + "RATE_BURST", intVar(&c.RateBurst, 100), "messages a member may send at once above the rate limit", positive(&c.RateBurst)},
 		{"log-level", envPrefix + "LOG_LEVEL", stringVar(&c.LogLevel, "info"), "lowest level logged: debug, info, warn or error", oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
-		{"log-format", envPrefix + "LOG_FORMAT", stringVar(&c.LogFormat, "json"), "log format: json or text", oneOf(&c.LogFormat, "json", "text")},
+		{"log-format", envPrefix + "LOG_FORMAT", stringVar(&c.LogFormat, "auto"), "log format: json, text (readable, colored on a terminal) or auto (text when stderr is a terminal, else json)", oneOf(&c.LogFormat, "auto", "json", "text")},
+		{"debug-addr", envPrefix + "DEBUG_ADDR", stringVar(&c.DebugAddr, ""), "address of the profiling listener (pprof, POST /debug/gc), e.g. 127.0.0.1:6060; empty: off. Keep it private", nil},
 		{"shutdown-timeout", envPrefix + "SHUTDOWN_TIMEOUT", durationVar(&c.ShutdownTimeout, 25*time.Second), "how long a graceful shutdown waits for requests and streams to finish", positive(&c.ShutdownTimeout)},
 		{"database-url", envPrefix + "DATABASE_URL", stringVar(&c.DatabaseURL, ""), "PostgreSQL URL (postgres://user:pass@host:5432/db); empty: the embedded SQLite store in --data-dir", nil},
 		{"redis-url", envPrefix + "REDIS_URL", stringVar(&c.RedisURL, ""), "Redis URL (redis://host:6379/0) for fan-out and presence across nodes; empty: in-process", nil},
@@ -111,6 +115,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("rate_burst", c.RateBurst),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
+		slog.String("debug_addr", c.DebugAddr),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Int("max_subscriptions_per_conn", c.MaxSubscriptionsPerConn),
 		slog.Bool("database_url_set", c.DatabaseURL != ""),

@@ -23,7 +23,7 @@ func defaultConfig() Config {
 		RateLimit:               50,
 		RateBurst:               100,
 		LogLevel:                "info",
-		LogFormat:               "json",
+		LogFormat:               "auto",
 		ShutdownTimeout:         25 * time.Second,
 		MaxSubscriptionsPerConn: 100,
 	}
@@ -178,7 +178,7 @@ func TestParseServeErrors(t *testing.T) {
 		},
 		{name: "zero burst", args: []string{"--rate-burst=0"}, want: []string{"--rate-burst must be positive"}},
 		{name: "zero shutdown timeout", env: map[string]string{"NORDKAPP42_SHUTDOWN_TIMEOUT": "0s"}, want: []string{"NORDKAPP42_SHUTDOWN_TIMEOUT must be positive"}},
-		{name: "unknown log format", args: []string{"--log-format=xml"}, want: []string{"--log-format must be one of json, text"}},
+		{name: "unknown log format", args: []string{"--log-format=xml"}, want: []string{"--log-format must be one of auto, json, text"}},
 		{name: "unknown log level", env: map[string]string{"NORDKAPP42_LOG_LEVEL": "loud"}, want: []string{"NORDKAPP42_LOG_LEVEL must be one of"}},
 		{name: "unknown flag", args: []string{"--colour"}, want: []string{"colour"}},
 		{name: "stray argument", args: []string{"extra"}, want: []string{`unexpected argument "extra"`}},

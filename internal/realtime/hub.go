@@ -29,6 +29,9 @@ type HubOptions struct {
 	QueueSize int
 	// Logger receives the hub's warnings; slog.Default() when nil.
 	Logger *slog.Logger
+	// OnSlowConsumers is told how many subscriptions were just ended as slow
+	// consumers, for metrics; nil does nothing. It must not block.
+	OnSlowConsumers func(n int)
 }
 
 // Hub is the real-time fan-out of one node. It multiplexes any number of
@@ -45,6 +48,7 @@ type Hub struct {
 	queueSize int
 	log       *slog.Logger
 	slowErr   error // shared by every slow consumer, so ending one does not allocate
+	onSlow    func(n int)
 
 	// mu guards topics, every topicState's refs and lifecycle fields, and every
 	// Subscription's topics map. It is never held while calling the broker.
@@ -68,6 +72,7 @@ func NewHub(b Broker, opts HubOptions) *Hub {
 		queueSize: opts.QueueSize,
 		log:       opts.Logger,
 		slowErr:   domain.Errorf(domain.ErrSlowConsumer, "subscription fell more than %d events behind and was ended", opts.QueueSize),
+		onSlow:    opts.OnSlowConsumers,
 		topics:    make(map[string]*topicState),
 	}
 }
@@ -341,6 +346,9 @@ func (h *Hub) detach(topic string, subs []*Subscription) {
 		}
 	}
 	h.mu.Unlock()
+	if h.onSlow != nil {
+		h.onSlow(len(subs))
+	}
 	h.log.Warn("realtime: ended slow subscriptions",
 		slog.String("topic", topic),
 		slog.Int("count", len(subs)),

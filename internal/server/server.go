@@ -30,6 +30,8 @@ type Routes struct {
 	Ready func(ctx context.Context) error
 	// Logger receives one line per request.
 	Logger *slog.Logger
+	// Metrics serves /metrics; nil serves none.
+	Metrics http.Handler
 }
 
 // Handler returns the root HTTP handler.
@@ -55,6 +57,9 @@ func Handler(r Routes) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	if r.Metrics != nil {
+		mux.Handle("GET /metrics", r.Metrics)
+	}
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, req *http.Request) {
 		http.Redirect(w, req, "/playground", http.StatusFound)
 	})

@@ -63,16 +63,20 @@ type Options struct {
 	// Logger receives the broker's warnings (a lost connection, a topic moved
 	// to another master); slog.Default() when nil.
 	Logger *slog.Logger
+	// OnReconnect is called each time a lost pub/sub connection is
+	// re-established, for metrics; nil does nothing. It must not block.
+	OnReconnect func()
 }
 
 // Broker is a realtime.Broker over Redis pub/sub. It is safe for concurrent
 // use. Close stops its goroutines and closes its pub/sub connections; the
 // Redis client stays the caller's.
 type Broker struct {
-	log     *slog.Logger
-	flavor  flavor
-	publish func(ctx context.Context, channel string, message any) *goredis.IntCmd
-	cluster *goredis.ClusterClient // nil for a single server
+	log         *slog.Logger
+	onReconnect func()
+	flavor      flavor
+	publish     func(ctx context.Context, channel string, message any) *goredis.IntCmd
+	cluster     *goredis.ClusterClient // nil for a single server
 
 	ctx    context.Context // ends with Close; bounds the rebalancer's work
 	cancel context.CancelFunc
@@ -121,16 +125,17 @@ func newBroker(opts Options, f flavor, publish func(context.Context, string, any
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Broker{
-		log:     opts.Logger,
-		flavor:  f,
-		publish: publish,
-		cluster: cluster,
-		ctx:     ctx,
-		cancel:  cancel,
-		stop:    ctx.Done(),
-		kick:    make(chan struct{}, 1),
-		topics:  make(map[string]*topic),
-		shards:  make(map[string]*shard),
+		log:         opts.Logger,
+		onReconnect: opts.OnReconnect,
+		flavor:      f,
+		publish:     publish,
+		cluster:     cluster,
+		ctx:         ctx,
+		cancel:      cancel,
+		stop:        ctx.Done(),
+		kick:        make(chan struct{}, 1),
+		topics:      make(map[string]*topic),
+		shards:      make(map[string]*shard),
 	}
 }
 

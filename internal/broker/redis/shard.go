@@ -96,6 +96,9 @@ func (sh *shard) read() {
 		if failures > 0 {
 			failures = 0
 			sh.b.log.Info("redis broker: pub/sub connection re-established", slog.String("addr", sh.addr))
+			if sh.b.onReconnect != nil {
+				sh.b.onReconnect()
+			}
 		}
 		switch m := msg.(type) {
 		case *goredis.Message:

@@ -20,6 +20,7 @@ import (
 	"github.com/nordkapp42/nordkapp42/internal/app"
 	"github.com/nordkapp42/nordkapp42/internal/auth"
 	"github.com/nordkapp42/nordkapp42/internal/domain"
+	"github.com/nordkapp42/nordkapp42/internal/metrics"
 	"github.com/nordkapp42/nordkapp42/internal/transport/stream"
 )
 
@@ -36,6 +37,11 @@ type Options struct {
 	MaxComplexity int
 	// PingInterval is the keep-alive period of WebSocket and SSE (default 25s).
 	PingInterval time.Duration
+	// Metrics records operations, connections and deliveries; nil records
+	// nothing.
+	Metrics *metrics.Metrics
+	// Logger gets one line per operation; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // Handler serves GraphQL over HTTP (POST, GET), WebSocket (graphql-transport-ws
@@ -66,12 +72,14 @@ func NewHandler(svc *app.Service, cfg Options) *Handler {
 		OnClose:          presence.close,
 		MaxSubscriptions: cfg.MaxSubscriptions,
 		PingInterval:     cfg.PingInterval,
+		Observer:         streamObserver(cfg.Metrics),
 	}
 	h.sse = &stream.SSE{
 		OnOpen:       presence.open,
 		OnClose:      presence.close,
 		Expiry:       tokenExpiry,
 		PingInterval: cfg.PingInterval,
+		Observer:     streamObserver(cfg.Metrics),
 	}
 
 	srv := handler.New(es)
@@ -87,6 +95,10 @@ func NewHandler(svc *app.Service, cfg Options) *Handler {
 	srv.SetErrorPresenter(ErrorPresenter)
 	srv.SetRecoverFunc(recoverPanic)
 	srv.AroundOperations(provision(svc))
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	srv.AroundOperations(observer{metrics: cfg.Metrics, log: cfg.Logger}.aroundOperations)
 	h.Handler = srv
 	return h
 }
@@ -100,6 +112,14 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 		return errWS
 	}
 	return errSSE
+}
+
+// streamObserver is m as the transports' Observer; a nil m observes nothing.
+func streamObserver(m *metrics.Metrics) stream.Observer {
+	if m == nil {
+		return nil
+	}
+	return m
 }
 
 // provision creates or renames the member a request's token names before

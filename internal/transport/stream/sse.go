@@ -69,6 +69,10 @@ type SSE struct {
 	// long is disconnected.
 	WriteTimeout time.Duration
 
+	// Observer hears of subscription streams and deliveries. Nil observes
+	// nothing.
+	Observer Observer
+
 	life lifecycle
 }
 
@@ -146,6 +150,14 @@ func (t *SSE) serve(s *sseStream, r *http.Request, exec graphql.GraphExecutor, p
 		return
 	}
 
+	obs := observerOr(t.Observer)
+	kind := subscriptionKind(rc)
+	if kind != "" {
+		obs.ConnectionOpened(TransportSSE)
+		obs.SubscriptionStarted(kind)
+		defer obs.ConnectionClosed(TransportSSE)
+		defer obs.SubscriptionEnded(kind)
+	}
 	if rc.Operation.Operation == ast.Subscription {
 		if t.OnOpen != nil {
 			t.OnOpen(ctx)
@@ -165,9 +177,10 @@ func (t *SSE) serve(s *sseStream, r *http.Request, exec graphql.GraphExecutor, p
 	}
 
 	opCtx, f := withFate(graphql.WithOperationContext(ctx, rc))
-	results := make(chan *graphql.Response, 1)
+	opCtx, commits := withCommitTimes(opCtx)
+	results := make(chan result, 1)
 	pulled := make(chan struct{})
-	go pullSSE(opCtx, exec, rc, f, results, pulled)
+	go pullSSE(opCtx, exec, rc, f, commits, results, pulled)
 	// Runs before OnClose (deferred earlier): the operation has stopped when
 	// the presence hook hears of it.
 	defer func() {
@@ -187,8 +200,11 @@ func (t *SSE) serve(s *sseStream, r *http.Request, exec graphql.GraphExecutor, p
 				s.write(sseComplete)
 				return
 			}
-			if !s.next(resp) {
+			if !s.next(resp.Response) {
 				return
+			}
+			if kind != "" {
+				obs.Delivered(TransportSSE, resp.committed)
 			}
 		case <-ping.C:
 			if !s.write(sseKeepAlive) {
@@ -212,9 +228,15 @@ func (t *SSE) serve(s *sseStream, r *http.Request, exec graphql.GraphExecutor, p
 	}
 }
 
+// result is one response of an operation and when its event committed.
+type result struct {
+	*graphql.Response
+	committed time.Time
+}
+
 // pullSSE pulls the operation's responses into results until the stream ends
 // or ctx is cancelled, then closes results and pulled.
-func pullSSE(ctx context.Context, exec graphql.GraphExecutor, rc *graphql.OperationContext, f *fate, results chan<- *graphql.Response, pulled chan<- struct{}) {
+func pullSSE(ctx context.Context, exec graphql.GraphExecutor, rc *graphql.OperationContext, f *fate, commits *commitTimes, results chan<- result, pulled chan<- struct{}) {
 	defer close(pulled)
 	defer close(results)
 	defer func() {
@@ -234,7 +256,7 @@ func pullSSE(ctx context.Context, exec graphql.GraphExecutor, rc *graphql.Operat
 		// response later, on another goroutine, so it gets its own copy.
 		resp.Data = bytes.Clone(resp.Data)
 		select {
-		case results <- resp:
+		case results <- result{Response: resp, committed: commits.next()}:
 		case <-ctx.Done():
 			return
 		}

@@ -85,6 +85,10 @@ type WebSocket struct {
 	// or the connection ends.
 	SendQueue int
 
+	// Observer hears of connections, subscriptions and deliveries. Nil
+	// observes nothing.
+	Observer Observer
+
 	life lifecycle
 }
 
@@ -125,7 +129,10 @@ func (t *WebSocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	}
 	defer t.life.leave()
 
-	newWSConn(t.options(), conn, r, exec).serve(stop)
+	opts := t.options()
+	opts.observer.ConnectionOpened(TransportWebSocket)
+	defer opts.observer.ConnectionClosed(TransportWebSocket)
+	newWSConn(opts, conn, r, exec).serve(stop)
 }
 
 // Shutdown closes every connection with 1012 "service restart", refuses new
@@ -145,6 +152,7 @@ type wsOptions struct {
 	pingInterval     time.Duration
 	writeTimeout     time.Duration
 	sendQueue        int
+	observer         Observer
 }
 
 func (t *WebSocket) options() wsOptions {
@@ -157,6 +165,7 @@ func (t *WebSocket) options() wsOptions {
 		pingInterval:     positive(t.PingInterval, defaultWSPingInterval),
 		writeTimeout:     positive(t.WriteTimeout, defaultWriteTimeout),
 		sendQueue:        positive(t.SendQueue, defaultSendQueue),
+		observer:         observerOr(t.Observer),
 	}
 }
 

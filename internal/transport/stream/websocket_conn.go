@@ -28,7 +28,7 @@ type wsConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	out      chan []byte    // encoded frames for the writer
+	out      chan frame     // encoded frames for the writer
 	done     chan struct{}  // closed when the connection starts ending
 	initSeen chan struct{}  // closed by the reader on connection_init
 	authed   chan time.Time // the credential's expiry, sent once after ack
@@ -59,7 +59,7 @@ func newWSConn(opts wsOptions, conn *websocket.Conn, r *http.Request, exec graph
 		exec:     exec,
 		ctx:      ctx,
 		cancel:   cancel,
-		out:      make(chan []byte, opts.sendQueue),
+		out:      make(chan frame, opts.sendQueue),
 		done:     make(chan struct{}),
 		initSeen: make(chan struct{}),
 		authed:   make(chan time.Time, 1),
@@ -251,7 +251,7 @@ func (c *wsConn) send(m outbound) bool {
 // sendEncoded queues an encoded frame; see send.
 func (c *wsConn) sendEncoded(b []byte) bool {
 	select {
-	case c.out <- b:
+	case c.out <- frame{b: b}:
 		return true
 	case <-c.done:
 		return false
@@ -261,7 +261,7 @@ func (c *wsConn) sendEncoded(b []byte) bool {
 // trySend queues an encoded frame unless the queue is full.
 func (c *wsConn) trySend(b []byte) {
 	select {
-	case c.out <- b:
+	case c.out <- frame{b: b}:
 	default:
 	}
 }
@@ -285,8 +285,8 @@ func (c *wsConn) writeLoop() {
 	defer c.wg.Done()
 	for {
 		select {
-		case b := <-c.out:
-			if err := c.write(b); err != nil {
+		case f := <-c.out:
+			if err := c.write(f); err != nil {
 				c.abort()
 				return
 			}
@@ -306,13 +306,25 @@ func (c *wsConn) writeLoop() {
 	}
 }
 
+// frame is an encoded message queued for the writer.
+type frame struct {
+	b []byte
+	// result marks a subscription result, counted as a delivery once
+	// written; committed is when its event committed, if known.
+	result    bool
+	committed time.Time
+}
+
 // write sends one frame within the write timeout. On timeout coder/websocket
 // drops the connection.
-func (c *wsConn) write(b []byte) error {
+func (c *wsConn) write(f frame) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.writeTimeout)
 	defer cancel()
-	if err := c.conn.Write(ctx, websocket.MessageText, b); err != nil {
+	if err := c.conn.Write(ctx, websocket.MessageText, f.b); err != nil {
 		return fmt.Errorf("write frame: %w", err)
+	}
+	if f.result {
+		c.opts.observer.Delivered(TransportWebSocket, f.committed)
 	}
 	return nil
 }

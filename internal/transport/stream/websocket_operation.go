@@ -14,8 +14,10 @@ import (
 
 // operation is one active operation of a connection.
 type operation struct {
-	id     string
-	cancel context.CancelFunc
+	id      string
+	cancel  context.CancelFunc
+	kind    string // the subscription's root field; "" for others
+	commits *commitTimes
 }
 
 // subscribe handles subscribe (legacy: start): validate, then run the
@@ -66,7 +68,8 @@ func (c *wsConn) subscribe(m inbound, received time.Time) bool {
 	ctx = graphql.WithOperationContext(ctx, rc)
 	ctx, cancel := context.WithCancel(ctx)
 	ctx, f := withFate(ctx)
-	op := &operation{id: m.ID, cancel: cancel}
+	ctx, commits := withCommitTimes(ctx)
+	op := &operation{id: m.ID, cancel: cancel, kind: subscriptionKind(rc), commits: commits}
 
 	c.mu.Lock()
 	if c.closing {
@@ -118,6 +121,10 @@ func (c *wsConn) run(ctx context.Context, op *operation, rc *graphql.OperationCo
 	defer c.wg.Done()
 	defer op.cancel()
 
+	if op.kind != "" {
+		c.opts.observer.SubscriptionStarted(op.kind)
+		defer c.opts.observer.SubscriptionEnded(op.kind)
+	}
 	c.pull(ctx, op, rc, f)
 
 	c.mu.Lock()
@@ -170,7 +177,7 @@ func (c *wsConn) pull(ctx context.Context, op *operation, rc *graphql.OperationC
 		}
 		// A stopped operation gives up its place in a full queue at once.
 		select {
-		case c.out <- b:
+		case c.out <- frame{b: b, result: op.kind != "", committed: op.commits.next()}:
 		case <-c.done:
 			return
 		case <-ctx.Done():
