@@ -322,11 +322,13 @@ type sseStream struct {
 
 // next writes a next event carrying resp.
 func (s *sseStream) next(resp *graphql.Response) bool {
-	b, err := json.Marshal(resp)
+	frame := make([]byte, 0, len(resp.Data)+40)
+	frame = append(frame, "event: next\ndata: "...)
+	frame, err := appendResult(frame, resp)
 	if err != nil {
 		return s.errors(gqlerror.List{{Message: "internal error: response could not be encoded"}})
 	}
-	return s.event(b)
+	return s.write(append(frame, "\n\n"...))
 }
 
 // errors writes a next event carrying only errs.

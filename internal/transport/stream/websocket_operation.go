@@ -159,22 +159,25 @@ func (c *wsConn) pull(ctx context.Context, op *operation, rc *graphql.OperationC
 		}
 	}()
 
+	prefix, err := framePrefix(op.id, c.d.next)
+	if err != nil {
+		f.set(&gqlerror.Error{Message: "internal error: operation id could not be encoded"})
+		return
+	}
 	responses, ctx := c.exec.DispatchOperation(ctx, rc)
 	for {
 		resp := responses(ctx)
 		if resp == nil {
 			return
 		}
-		payload, err := json.Marshal(resp)
+		b := make([]byte, 0, len(prefix)+len(resp.Data)+16)
+		b = append(b, prefix...)
+		b, err = appendResult(b, resp)
 		if err != nil {
 			f.set(&gqlerror.Error{Message: "internal error: response could not be encoded"})
 			return
 		}
-		b, err := json.Marshal(outbound{ID: op.id, Type: c.d.next, Payload: payload})
-		if err != nil {
-			f.set(&gqlerror.Error{Message: "internal error: response could not be encoded"})
-			return
-		}
+		b = append(b, '}')
 		// A stopped operation gives up its place in a full queue at once.
 		select {
 		case c.out <- frame{b: b, result: op.kind != "", committed: op.commits.next()}:
