@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 GOLANGCI_LINT_VERSION=v2.15.0
+HELM_VERSION=v3.22.0
+ACTIONLINT_VERSION=v1.7.12
 export PATH="$(go env GOPATH)/bin:$PATH"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -45,6 +47,29 @@ if ! golangci-lint version 2>/dev/null | grep -q "${GOLANGCI_LINT_VERSION#v}"; t
   go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
 fi
 golangci-lint run ./...
+
+step "helm $HELM_VERSION lint/template (deploy/helm/nordkapp42)"
+# A helm built with go install reports its version without the patch
+# (v3.22) and Kubernetes v1.20 as the default, older than the chart
+# allows: hence the version match and --kube-version.
+case "$(helm version --template '{{.Version}}' 2>/dev/null)" in
+  "$HELM_VERSION" | "${HELM_VERSION%.0}") ;;
+  *) go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" ;;
+esac
+chart=deploy/helm/nordkapp42
+scale_out=(--set replicaCount=3 --set secrets.databaseUrl=postgres://nordkapp42@postgres:5432/nordkapp42 --set secrets.redisUrl=redis://redis:6379/0)
+monitoring=(--set serviceMonitor.enabled=true --set prometheusRule.enabled=true)
+helm lint --strict "$chart"
+helm lint --strict "$chart" "${scale_out[@]}" "${monitoring[@]}"
+helm template nordkapp42 "$chart" --kube-version 1.33.0 >/dev/null
+helm template nordkapp42 "$chart" --kube-version 1.33.0 "${scale_out[@]}" >/dev/null
+helm template nordkapp42 "$chart" --kube-version 1.33.0 "${monitoring[@]}" >/dev/null
+
+step "actionlint $ACTIONLINT_VERSION"
+if ! actionlint -version 2>/dev/null | grep -qx "$ACTIONLINT_VERSION"; then
+  go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+fi
+actionlint .github/workflows/ci.yml
 
 step "go test -race"
 go test -race -count=1 -timeout 20m ./...
