@@ -36,42 +36,94 @@ type Done func(err error)
 // Every event is delivered once, in sequence order, with no gap: live events
 // already seen are dropped and a gap is filled from the store.
 func (s *Service) RoomEvents(ctx context.Context, actor, roomID string, after *string, done Done) (<-chan *domain.Event, error) {
+	out, deliver := channelDelivery(ctx)
+	if err := s.FollowRoomEvents(ctx, actor, roomID, after, deliver, closing(out, done)); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Deliver hands one event of a stream to its consumer. committed is when
+// the event committed if it came live from the fan-out, zero if it was read
+// back from the store (a replay after a cursor, or a gap filled). It blocks
+// while the consumer is not ready, and returns false, dropping the event,
+// when ctx ends or abort closes first (the hub has ended the subscription);
+// the stream then ends. Events of one stream are delivered one at a time, in
+// order.
+type Deliver func(ctx context.Context, e *domain.Event, committed time.Time, abort <-chan struct{}) bool
+
+// FollowRoomEvents is RoomEvents for consumers that take events through a
+// callback instead of a channel, with the same guarantees. It checks access
+// and the cursor, then streams from a goroutine of its own until ctx ends or
+// the stream ends, and then calls done once (after the last deliver).
+func (s *Service) FollowRoomEvents(ctx context.Context, actor, roomID string, after *string, deliver Deliver, done Done) error {
 	room, _, err := s.Room(ctx, actor, roomID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	from := int64(-1)
 	if after != nil {
 		cursorRoom, seq, err := ParseEventCursor(*after)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if cursorRoom != roomID {
-			return nil, domain.Errorf(domain.ErrInvalid, "cursor belongs to another room")
+			return domain.Errorf(domain.ErrInvalid, "cursor belongs to another room")
 		}
 		from = seq
 	}
 	sub, err := s.hub.Subscribe(ctx, realtime.RoomTopic(roomID))
 	if err != nil {
-		return nil, fmt.Errorf("subscribe room events: %w", err)
+		return fmt.Errorf("subscribe room events: %w", err)
 	}
 	// Read the position only now that the subscription is live, so that
 	// nothing committed in between is missed.
 	if room, err = s.store.Room(ctx, roomID); err != nil {
 		sub.Close()
-		return nil, fmt.Errorf("subscribe room events: %w", err)
+		return fmt.Errorf("subscribe room events: %w", err)
 	}
 	if from > room.Seq {
 		// A cursor from the future would silently swallow the events up to it.
 		sub.Close()
-		return nil, domain.Errorf(domain.ErrInvalid, "cursor is ahead of the room's latest event")
+		return domain.Errorf(domain.ErrInvalid, "cursor is ahead of the room's latest event")
 	}
 	if from < 0 {
 		from = room.Seq
 	}
-	f := &follower{s: s, actor: actor, sub: sub, pos: map[string]int64{roomID: from}, out: make(chan *domain.Event, streamBuffer), onLive: liveHook(ctx)}
+	f := &follower{s: s, actor: actor, sub: sub, pos: map[string]int64{roomID: from}, deliver: deliver}
 	go f.run(ctx, done, func(ctx context.Context) error { return f.catchUp(ctx, roomID) })
-	return f.out, nil
+	return nil
+}
+
+// channelDelivery is a Deliver that sends into a buffered channel, telling
+// the emit hook of ctx (WithEmitHook) about each event first.
+func channelDelivery(ctx context.Context) (chan *domain.Event, Deliver) {
+	out := make(chan *domain.Event, streamBuffer)
+	hook := liveHook(ctx)
+	return out, func(ctx context.Context, e *domain.Event, committed time.Time, abort <-chan struct{}) bool {
+		if hook != nil {
+			hook(committed)
+		}
+		select {
+		case out <- e:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-abort:
+			return false
+		}
+	}
+}
+
+// closing closes out after done has been told why the stream ended, so that
+// a consumer that sees the channel close can read the reason.
+func closing(out chan *domain.Event, done Done) Done {
+	return func(err error) {
+		if done != nil {
+			done(err)
+		}
+		close(out)
+	}
 }
 
 // MyEvents streams the durable events of every room the actor is in, with
@@ -79,13 +131,23 @@ func (s *Service) RoomEvents(ctx context.Context, actor, roomID string, after *s
 // added to join the stream with their MEMBER_JOINED event; rooms the actor
 // leaves drop out after their MEMBER_LEFT event.
 func (s *Service) MyEvents(ctx context.Context, actor string, done Done) (<-chan *domain.Event, error) {
+	out, deliver := channelDelivery(ctx)
+	if err := s.FollowMyEvents(ctx, actor, deliver, closing(out, done)); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FollowMyEvents is MyEvents for consumers that take events through a
+// callback; see FollowRoomEvents.
+func (s *Service) FollowMyEvents(ctx context.Context, actor string, deliver Deliver, done Done) error {
 	sub, pos, err := s.followMyRooms(ctx, actor)
 	if err != nil {
-		return nil, fmt.Errorf("subscribe my events: %w", err)
+		return fmt.Errorf("subscribe my events: %w", err)
 	}
-	f := &follower{s: s, actor: actor, sub: sub, pos: pos, all: true, out: make(chan *domain.Event, streamBuffer), onLive: liveHook(ctx)}
+	f := &follower{s: s, actor: actor, sub: sub, pos: pos, all: true, deliver: deliver}
 	go f.run(ctx, done, nil)
-	return f.out, nil
+	return nil
 }
 
 // followMyRooms subscribes to the actor's member topic and to each of their
@@ -124,10 +186,8 @@ type follower struct {
 	sub   *realtime.Subscription
 	pos   map[string]int64 // room → seq of the last event delivered
 	all   bool             // following all the actor's rooms (MyEvents)
-	out   chan *domain.Event
-	// onLive hears of every event about to be emitted, with its commit time
-	// when it came live from the fan-out, zero when read from the store.
-	onLive func(committed time.Time)
+	// deliver hands each event to the consumer.
+	deliver Deliver
 }
 
 type emitHookKey struct{}
@@ -147,7 +207,6 @@ func liveHook(ctx context.Context) func(time.Time) {
 }
 
 func (f *follower) run(ctx context.Context, done Done, start func(context.Context) error) {
-	defer close(f.out)
 	defer f.sub.Close()
 	err := f.loop(ctx, start)
 	if errors.Is(err, errStreamEnd) || ctx.Err() != nil {
@@ -305,15 +364,18 @@ func (f *follower) events(ctx context.Context, roomID string, after int64) ([]do
 // emit delivers one event and advances the room's position. An event telling
 // that the actor left a room ends what they may no longer see.
 func (f *follower) emit(ctx context.Context, e *domain.Event, live bool) error {
-	if f.onLive != nil {
-		at := time.Time{}
-		if live {
-			at = e.At
-		}
-		f.onLive(at)
+	var committed time.Time
+	if live {
+		committed = e.At
 	}
-	if err := send(ctx, f.sub, f.out, e); err != nil {
-		return err
+	if !f.deliver(ctx, e, committed, f.sub.Done()) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := f.sub.Err(); err != nil {
+			return err
+		}
+		return errStreamEnd
 	}
 	f.pos[e.RoomID] = e.Seq
 	if e.Type != domain.EventMemberLeft || e.MemberID != f.actor {

@@ -63,8 +63,12 @@ func NewHandler(svc *app.Service, cfg Options) *Handler {
 	if cfg.MaxComplexity == 0 {
 		cfg.MaxComplexity = 5000
 	}
-	es := NewExecutableSchema(Config{Resolvers: &Resolver{svc: svc}})
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{svc: svc}}).(*executableSchema)
 	h := &Handler{}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	obs := observer{metrics: cfg.Metrics, log: cfg.Logger}
 	presence := presenceHooks{svc: svc}
 	h.ws = &stream.WebSocket{
 		Authenticate:     authenticator{svc: svc, verifier: cfg.Verifier}.authenticate,
@@ -73,6 +77,7 @@ func NewHandler(svc *app.Service, cfg Options) *Handler {
 		MaxSubscriptions: cfg.MaxSubscriptions,
 		PingInterval:     cfg.PingInterval,
 		Observer:         streamObserver(cfg.Metrics),
+		Pusher:           &pusher{svc: svc, es: es, obs: obs},
 	}
 	h.sse = &stream.SSE{
 		OnOpen:       presence.open,
@@ -95,10 +100,7 @@ func NewHandler(svc *app.Service, cfg Options) *Handler {
 	srv.SetErrorPresenter(ErrorPresenter)
 	srv.SetRecoverFunc(recoverPanic)
 	srv.AroundOperations(provision(svc))
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	srv.AroundOperations(observer{metrics: cfg.Metrics, log: cfg.Logger}.aroundOperations)
+	srv.AroundOperations(obs.aroundOperations)
 	h.Handler = srv
 	return h
 }

@@ -89,6 +89,10 @@ type WebSocket struct {
 	// observes nothing.
 	Observer Observer
 
+	// Pusher, when set, is offered every subscription first; the ones it
+	// takes need no goroutine per operation. Nil pulls every operation.
+	Pusher Pusher
+
 	life lifecycle
 }
 
@@ -153,6 +157,7 @@ type wsOptions struct {
 	writeTimeout     time.Duration
 	sendQueue        int
 	observer         Observer
+	pusher           Pusher
 }
 
 func (t *WebSocket) options() wsOptions {
@@ -166,6 +171,7 @@ func (t *WebSocket) options() wsOptions {
 		writeTimeout:     positive(t.WriteTimeout, defaultWriteTimeout),
 		sendQueue:        positive(t.SendQueue, defaultSendQueue),
 		observer:         observerOr(t.Observer),
+		pusher:           t.Pusher,
 	}
 }
 

@@ -20,8 +20,8 @@ type operation struct {
 	commits *commitTimes
 }
 
-// subscribe handles subscribe (legacy: start): validate, then run the
-// operation in its own goroutine.
+// subscribe handles subscribe (legacy: start): validate, then hand a
+// subscription to the Pusher, or run the operation in its own goroutine.
 func (c *wsConn) subscribe(m inbound, received time.Time) bool {
 	if !c.acked {
 		c.end(closeUnauthorized, reasonUnauthorized)
@@ -81,6 +81,15 @@ func (c *wsConn) subscribe(m inbound, received time.Time) bool {
 	c.wg.Add(1)
 	c.mu.Unlock()
 
+	if op.kind != "" {
+		c.opts.observer.SubscriptionStarted(op.kind)
+		if c.opts.pusher != nil {
+			prefix, err := framePrefix(op.id, c.d.next)
+			if err == nil && c.opts.pusher.Push(ctx, rc, &wsSink{c: c, op: op, ctx: ctx, prefix: prefix, f: f}) {
+				return true
+			}
+		}
+	}
 	go c.run(ctx, op, rc, f)
 	return true
 }
@@ -118,14 +127,18 @@ func (c *wsConn) stop(m inbound) bool {
 // run is an operation's goroutine: it pulls the responses, then reports how
 // the operation ended.
 func (c *wsConn) run(ctx context.Context, op *operation, rc *graphql.OperationContext, f *fate) {
+	c.pull(ctx, op, rc, f)
+	c.finish(op, f)
+}
+
+// finish reports how an operation ended, whether pulled or pushed, and
+// forgets it.
+func (c *wsConn) finish(op *operation, f *fate) {
 	defer c.wg.Done()
 	defer op.cancel()
-
 	if op.kind != "" {
-		c.opts.observer.SubscriptionStarted(op.kind)
 		defer c.opts.observer.SubscriptionEnded(op.kind)
 	}
-	c.pull(ctx, op, rc, f)
 
 	c.mu.Lock()
 	stopped := c.ops[op.id] != op
