@@ -104,7 +104,12 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // Registry is where the metrics are registered, for callers that add their own.
-func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+func (m *Metrics) Registry() *prometheus.Registry {
+	if m == nil {
+		return nil
+	}
+	return m.registry
+}
 
 // ConnectionOpened counts a streaming connection in.
 func (m *Metrics) ConnectionOpened(transport string) {

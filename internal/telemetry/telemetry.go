@@ -64,11 +64,12 @@ func Setup(ctx context.Context, version string) (shutdown func(context.Context) 
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
 
-	// resource.Default reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES;
-	// they win over the defaults below.
-	res, err := resource.Merge(
-		resource.NewSchemaless(semconv.ServiceName("nordkapp42"), semconv.ServiceVersion(version)),
-		resource.Default(),
+	// Later options win: the environment (OTEL_SERVICE_NAME,
+	// OTEL_RESOURCE_ATTRIBUTES) over the defaults given here.
+	res, err := resource.New(ctx,
+		resource.WithTelemetrySDK(),
+		resource.WithAttributes(semconv.ServiceName("nordkapp42"), semconv.ServiceVersion(version)),
+		resource.WithFromEnv(),
 	)
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, fmt.Errorf("tracing resource: %w", err)
