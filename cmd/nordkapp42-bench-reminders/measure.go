@@ -82,7 +82,11 @@ func measure(ctx context.Context, cfg config, stderr io.Writer) (_ *result, err 
 	watching := make(chan struct{})
 	go func() {
 		defer close(watching)
-		for env := range sub.C() {
+		for {
+			env, ok := sub.Receive(ctx)
+			if !ok {
+				return
+			}
 			if env.Notification != nil {
 				rec.notify(env.Notification.ReminderID, time.Now())
 			}

@@ -224,13 +224,14 @@ func (f *follower) loop(ctx context.Context, start func(context.Context) error) 
 		}
 	}
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case env, ok := <-f.sub.C():
-			if !ok {
-				return f.sub.Err()
+		env, ok := f.sub.Receive(ctx)
+		if !ok {
+			if ctx.Err() != nil {
+				return nil
 			}
+			return f.sub.Err()
+		}
+		{
 			var err error
 			switch {
 			case env.Event != nil:
@@ -443,23 +444,29 @@ func (s *Service) myRoomsLoop(ctx context.Context, actor string, sub *realtime.S
 		select {
 		case <-ctx.Done():
 			return nil
-		case env, ok := <-sub.C():
-			if !ok {
-				return sub.Err()
-			}
-			if e := env.Event; e != nil && e.MemberID == actor {
-				switch _, tracked := pos[e.RoomID]; {
-				case e.Type == domain.EventMemberJoined && !tracked:
-					if err := sub.Add(ctx, realtime.RoomTopic(e.RoomID)); err != nil {
-						return err
+		case <-sub.Ready():
+			changed := false
+			for env, ok := sub.Next(); ok; env, ok = sub.Next() {
+				changed = true
+				if e := env.Event; e != nil && e.MemberID == actor {
+					switch _, tracked := pos[e.RoomID]; {
+					case e.Type == domain.EventMemberJoined && !tracked:
+						if err := sub.Add(ctx, realtime.RoomTopic(e.RoomID)); err != nil {
+							return err
+						}
+						pos[e.RoomID] = e.Seq
+					case e.Type == domain.EventMemberLeft && tracked:
+						sub.Remove(realtime.RoomTopic(e.RoomID))
+						delete(pos, e.RoomID)
 					}
-					pos[e.RoomID] = e.Seq
-				case e.Type == domain.EventMemberLeft && tracked:
-					sub.Remove(realtime.RoomTopic(e.RoomID))
-					delete(pos, e.RoomID)
 				}
 			}
-			if fire == nil {
+			select {
+			case <-sub.Done():
+				return sub.Err()
+			default:
+			}
+			if changed && fire == nil {
 				timer = time.NewTimer(max(MyRoomsInterval-time.Since(last), 0))
 				fire = timer.C
 			}
@@ -509,17 +516,16 @@ func forward[T any](ctx context.Context, sub *realtime.Subscription, done Done, 
 
 func forwardLoop[T any](ctx context.Context, sub *realtime.Subscription, out chan<- *T, pick func(*realtime.Envelope) *T) error {
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case env, ok := <-sub.C():
-			if !ok {
-				return sub.Err()
+		env, ok := sub.Receive(ctx)
+		if !ok {
+			if ctx.Err() != nil {
+				return nil
 			}
-			if v := pick(env); v != nil {
-				if err := send(ctx, sub, out, v); err != nil {
-					return err
-				}
+			return sub.Err()
+		}
+		if v := pick(env); v != nil {
+			if err := send(ctx, sub, out, v); err != nil {
+				return err
 			}
 		}
 	}

@@ -110,10 +110,11 @@ func (h *Hub) Publish(ctx context.Context, topic string, env Envelope) error {
 func (h *Hub) Subscribe(ctx context.Context, topics ...string) (*Subscription, error) {
 	s := &Subscription{
 		hub:    h,
-		ch:     make(chan *Envelope, h.queueSize),
+		ready:  make(chan struct{}, 1),
 		done:   make(chan struct{}),
 		topics: make(map[string]*membership, len(topics)),
 	}
+	s.queue = s.inline[:0]
 	var err error
 	if len(topics) <= 1 {
 		for _, topic := range topics {

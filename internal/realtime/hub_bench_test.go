@@ -1,6 +1,7 @@
 package realtime_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,10 @@ type receivers struct {
 // start runs a receiver for s. It returns when s is closed.
 func (r *receivers) start(s *realtime.Subscription) {
 	r.wg.Go(func() {
-		for range s.C() {
+		for {
+			if _, ok := s.Receive(context.Background()); !ok {
+				return
+			}
 			if r.remaining.Add(-1) == 0 {
 				r.done <- struct{}{}
 			}

@@ -7,11 +7,16 @@ import (
 	"sync"
 )
 
+// queueStep is the first size a subscription's queue grows to beyond its
+// inline slots.
+const queueStep = 64
+
 // errClosed is returned by Add on a subscription that was closed.
 var errClosed = errors.New("subscription closed")
 
 // Subscription is one local subscriber of a Hub: a set of topics whose
-// envelopes all go through one bounded queue, read from C.
+// envelopes all go through one bounded queue, read with Next (non-blocking,
+// with Ready to wait on) or Receive (blocking).
 //
 // Ordering: the envelopes of one topic arrive in the order the broker
 // delivered them; envelopes of different topics are interleaved in no
@@ -22,46 +27,95 @@ var errClosed = errors.New("subscription closed")
 // detects gaps by sequence.
 //
 // Slow consumers: when an envelope finds the queue full, the subscription is
-// ended at once: it stops receiving on every topic, C is closed after the
-// envelopes already queued, and Err returns an error wrapping
+// ended at once: it stops receiving on every topic, the envelopes already
+// queued can still be read, and Err returns an error wrapping
 // domain.ErrSlowConsumer. Nobody else is delayed.
+//
+// Memory: the queue grows only while envelopes wait, up to the hub's queue
+// size, and goes back to a few inline slots once drained, so an idle
+// subscription costs no buffer however large the bound.
 //
 // The owner must call Close when it stops using the subscription, also after
 // the hub ended it: Close is what gives the topics back, and the hub keeps an
 // upstream subscription for as long as one subscription holds the topic.
 type Subscription struct {
-	hub  *Hub
-	ch   chan *Envelope
-	done chan struct{} // closed with ch: lets a producer blocked elsewhere notice the end
+	hub   *Hub
+	ready chan struct{} // one token: envelopes were queued, or the subscription ended
+	done  chan struct{} // closed when the subscription ends
 
 	// topics is guarded by Hub.mu.
 	topics map[string]*membership
 
-	// mu guards the fields below and every send on and the close of ch, so a
-	// send can never meet a closed channel.
+	// mu guards the fields below.
 	mu     sync.Mutex
-	ended  bool  // ch is closed
-	closed bool  // Close was called
-	err    error // why the subscription ended, nil for Close
+	queue  []*Envelope
+	inline [4]*Envelope // the queue's backing array while it is short
+	ended  bool         // done is closed
+	closed bool         // Close was called
+	err    error        // why the subscription ended, nil for Close
 }
 
-// C returns the queue of the subscription. Every subscriber of a topic
-// receives the same *Envelope, which must be treated as read-only. C is closed
-// when the subscription ends, by Close or by the hub.
-func (s *Subscription) C() <-chan *Envelope { return s.ch }
+// Ready receives a value when envelopes have been queued since Next last
+// found the queue empty, or when the subscription has ended. Wait on it, then
+// call Next until it reports false.
+func (s *Subscription) Ready() <-chan struct{} { return s.ready }
 
-// Done is closed when the subscription ends, like C, but without holding
-// envelopes: a consumer busy elsewhere (blocked handing an earlier envelope
-// on) selects on it to learn at once that the hub ended the subscription.
+// Next returns the next queued envelope without blocking, and false when the
+// queue is empty. Every subscriber of a topic receives the same *Envelope,
+// which must be treated as read-only. The envelopes queued before the
+// subscription ended can still be read after it.
+func (s *Subscription) Next() (*Envelope, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return nil, false
+	}
+	env := s.queue[0]
+	s.queue[0] = nil
+	s.queue = s.queue[1:]
+	if len(s.queue) == 0 {
+		s.queue = s.inline[:0] // give a grown array back to the collector
+	}
+	return env, true
+}
+
+// Receive returns the next envelope, waiting for one. It returns false when
+// ctx is done or the subscription has ended and its queue is drained; Err then
+// tells why it ended.
+func (s *Subscription) Receive(ctx context.Context) (*Envelope, bool) {
+	for {
+		if env, ok := s.Next(); ok {
+			return env, true
+		}
+		select {
+		case <-s.ready:
+		case <-s.done:
+			return s.Next()
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+// Done is closed when the subscription ends: a consumer busy elsewhere
+// (blocked handing an earlier envelope on) selects on it to learn at once
+// that the hub ended the subscription.
 func (s *Subscription) Done() <-chan struct{} { return s.done }
 
 // Err returns why the subscription ended: nil while it is running and when it
-// was ended by Close, otherwise an error wrapping domain.ErrSlowConsumer. Call
-// it after C is closed.
+// was ended by Close, otherwise an error wrapping domain.ErrSlowConsumer.
 func (s *Subscription) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err
+}
+
+// signal leaves a token on ready unless one is there already; mu is held.
+func (s *Subscription) signal() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
 }
 
 // Add joins topic. It returns once the topic's upstream subscription is live,
@@ -133,16 +187,16 @@ func (s *Subscription) Remove(topic string) {
 }
 
 // Close ends the subscription and leaves all its topics, dropping the upstream
-// subscriptions it was the last local subscriber of. C is closed by the time
-// Close returns; envelopes still queued can be drained. Close is idempotent
+// subscriptions it was the last local subscriber of. Done is closed by the
+// time Close returns; envelopes still queued can be drained. Close is idempotent
 // and safe to call concurrently with dispatch and with the other methods.
 func (s *Subscription) Close() {
 	s.mu.Lock()
 	s.closed = true
 	if !s.ended {
 		s.ended = true
-		close(s.ch)
 		close(s.done)
+		s.signal()
 	}
 	s.mu.Unlock()
 
@@ -173,16 +227,23 @@ func (s *Subscription) offer(env *Envelope) bool {
 	if s.ended {
 		return true
 	}
-	select {
-	case s.ch <- env:
-		return true
-	default:
+	if len(s.queue) >= s.hub.queueSize {
 		s.ended = true
 		s.err = s.hub.slowErr
-		close(s.ch)
 		close(s.done)
+		s.signal()
 		return false
 	}
+	if len(s.queue) == cap(s.queue) {
+		// Grow in few large steps: a subscriber falling behind costs a couple
+		// of allocations, not one per doubling.
+		grown := make([]*Envelope, len(s.queue), min(max(4*cap(s.queue), queueStep), s.hub.queueSize))
+		copy(grown, s.queue)
+		s.queue = grown
+	}
+	s.queue = append(s.queue, env)
+	s.signal()
+	return true
 }
 
 // endedErr returns a non-nil error if the subscription has ended.

@@ -16,7 +16,7 @@ const (
 	defaultInitTimeout      = 10 * time.Second
 	defaultWSPingInterval   = 25 * time.Second
 	defaultWriteTimeout     = 10 * time.Second
-	defaultSendQueue        = 256
+	defaultSendQueue        = 32
 
 	// wsReadLimit bounds one client message; a bigger one closes the socket
 	// with 1009 (message too big).
@@ -28,17 +28,18 @@ const (
 // graphql-ws subprotocol (Apollo's subscriptions-transport-ws); a client that
 // offers no subprotocol is served the legacy one, as gqlgen does.
 //
-// Every connection has one reader (the handler goroutine), one writer fed by a
-// bounded queue of SendQueue frames, one timer goroutine (initialisation
-// timeout, keep-alive, credential expiry, shutdown) and one goroutine per
-// active operation; all of them have stopped when Do returns.
+// Every connection has one reader (the handler goroutine) and one writer fed
+// by a bounded queue of SendQueue frames, which also keeps the connection's
+// timers (initialisation timeout, keep-alive, credential expiry, shutdown).
+// A subscription the Pusher takes runs on the pusher's goroutine; any other
+// operation gets a goroutine of its own while it runs. All of them have
+// stopped when Do returns.
 //
 // Back-pressure: when a client reads slower than its operations produce, the
-// queue fills and the operations' goroutines block on it, so they stop pulling
-// from their resolvers; the bounded queue of the subscription upstream (the
-// realtime hub) then fills and the hub ends that subscription with a terminal
-// SLOW_CONSUMER error (see Fail). A write that takes longer than WriteTimeout
-// closes the connection.
+// queue fills and the producers block on it, so they stop taking events; the
+// bounded queue of the subscription upstream (the realtime hub) then fills
+// and the hub ends that subscription with a terminal SLOW_CONSUMER error (see
+// Fail). A write that takes longer than WriteTimeout closes the connection.
 //
 // The zero value serves with the defaults below and no authentication. Use a
 // *WebSocket and do not copy it after first use.
@@ -81,7 +82,7 @@ type WebSocket struct {
 	WriteTimeout time.Duration
 
 	// SendQueue is the capacity of the per-connection queue of outbound frames
-	// (default 256). A producer facing a full queue blocks until there is room
+	// (default 32; each slot costs 56 bytes whether used or not). A producer facing a full queue blocks until there is room
 	// or the connection ends.
 	SendQueue int
 

@@ -72,9 +72,8 @@ func newWSConn(opts wsOptions, conn *websocket.Conn, r *http.Request, exec graph
 // returned; stop closes on server shutdown.
 func (c *wsConn) serve(stop <-chan struct{}) {
 	defer c.cancel()
-	c.wg.Add(2)
-	go c.writeLoop()
-	go c.watch(stop)
+	c.wg.Add(1)
+	go c.writeLoop(stop)
 
 	c.readLoop()
 	c.wg.Wait()
@@ -258,13 +257,6 @@ func (c *wsConn) sendEncoded(b []byte) bool {
 	}
 }
 
-// trySend queues an encoded frame unless the queue is full.
-func (c *wsConn) trySend(b []byte) {
-	select {
-	case c.out <- frame{b: b}:
-	default:
-	}
-}
 
 // sendErrors queues an error message for operation id.
 func (c *wsConn) sendErrors(id string, errs gqlerror.List) bool {
@@ -278,11 +270,29 @@ func (c *wsConn) sendErrors(id string, errs gqlerror.List) bool {
 // writeLoop is the connection's only writer of messages, so frames never
 // interleave and a slow client costs one blocked goroutine (coder/websocket
 // itself answers WebSocket-level pings and close frames, under its own lock).
-// Once the connection is ending it flushes what was queued before (a
-// connection_error must precede the close frame) and performs the close
-// handshake.
-func (c *wsConn) writeLoop() {
+// It also keeps the connection's time: the initialisation timeout, the
+// keep-alive, the credential's expiry, and server shutdown (stop), so that a
+// connection needs no goroutine of its own for timers. Once the connection is
+// ending it flushes what was queued before (a connection_error must precede
+// the close frame) and performs the close handshake.
+func (c *wsConn) writeLoop(stop <-chan struct{}) {
 	defer c.wg.Done()
+
+	initTimer := time.NewTimer(c.opts.initTimeout)
+	defer initTimer.Stop()
+	initTimeout, initSeen, authed := initTimer.C, c.initSeen, c.authed
+	var ping *time.Ticker
+	var expiry *time.Timer
+	var keepAlive, expired <-chan time.Time
+	defer func() {
+		if ping != nil {
+			ping.Stop()
+		}
+		if expiry != nil {
+			expiry.Stop()
+		}
+	}()
+
 	for {
 		select {
 		case f := <-c.out:
@@ -302,6 +312,34 @@ func (c *wsConn) writeLoop() {
 			// the reader's Read.
 			_ = c.conn.Close(c.code, c.reason)
 			return
+		case <-initSeen:
+			initSeen, initTimeout = nil, nil
+			initTimer.Stop()
+		case <-initTimeout:
+			initTimeout = nil
+			c.end(closeInitTimeout, reasonInitTimeout)
+		case expires := <-authed:
+			authed = nil
+			ping = time.NewTicker(c.opts.pingInterval)
+			keepAlive = ping.C
+			if !expires.IsZero() {
+				expiry = time.NewTimer(time.Until(expires))
+				expired = expiry.C
+			}
+		case <-keepAlive:
+			// Frames waiting to be written keep the connection alive anyway.
+			if len(c.out) == 0 {
+				if err := c.write(frame{b: c.d.keepAlive}); err != nil {
+					c.abort()
+					return
+				}
+			}
+		case <-expired:
+			expired = nil
+			c.end(closeForbidden, reasonTokenExpired)
+		case <-stop:
+			stop = nil
+			c.end(websocket.StatusServiceRestart, reasonServiceRestart)
 		}
 	}
 }
@@ -333,59 +371,4 @@ func (c *wsConn) write(f frame) error {
 func (c *wsConn) abort() {
 	c.end(websocket.StatusGoingAway, "write failed")
 	_ = c.conn.CloseNow()
-}
-
-// watch is the connection's timer goroutine: initialisation timeout, then
-// keep-alive and credential expiry, and server shutdown throughout.
-func (c *wsConn) watch(stop <-chan struct{}) {
-	defer c.wg.Done()
-
-	initTimer := time.NewTimer(c.opts.initTimeout)
-	defer initTimer.Stop()
-	select {
-	case <-c.initSeen:
-	case <-initTimer.C:
-		c.end(closeInitTimeout, reasonInitTimeout)
-		return
-	case <-stop:
-		c.end(websocket.StatusServiceRestart, reasonServiceRestart)
-		return
-	case <-c.done:
-		return
-	}
-	initTimer.Stop()
-
-	var expires time.Time
-	select {
-	case expires = <-c.authed:
-	case <-stop:
-		c.end(websocket.StatusServiceRestart, reasonServiceRestart)
-		return
-	case <-c.done:
-		return
-	}
-
-	ping := time.NewTicker(c.opts.pingInterval)
-	defer ping.Stop()
-	var expired <-chan time.Time
-	if !expires.IsZero() {
-		expiry := time.NewTimer(time.Until(expires))
-		defer expiry.Stop()
-		expired = expiry.C
-	}
-	for {
-		select {
-		case <-ping.C:
-			// A full queue means frames are flowing: no keep-alive needed.
-			c.trySend(c.d.keepAlive)
-		case <-expired:
-			c.end(closeForbidden, reasonTokenExpired)
-			return
-		case <-stop:
-			c.end(websocket.StatusServiceRestart, reasonServiceRestart)
-			return
-		case <-c.done:
-			return
-		}
-	}
 }
