@@ -16,11 +16,14 @@ import (
 // Reads outside Update see committed data only. Writes happen only inside
 // Update, so that the rows and the events describing them commit together.
 type Store interface {
-	// Update runs fn in one transaction and commits when fn returns nil. Updates
-	// of the same room are serialised: inside fn, Tx.Room locks the room until
-	// commit, so event sequence numbers are gap-free and a higher seq is only
-	// assigned after every lower one has committed. fn may be called again if
-	// the database asks for a retry; it must not have effects outside tx.
+	// Update runs fn in one transaction and returns once its writes have
+	// committed (an adapter may commit several concurrent Updates together,
+	// each fn in a savepoint of its own: one failing fn does not affect the
+	// others). Updates of the same room are serialised: inside fn, Tx.Room
+	// locks the room until commit, so event sequence numbers are gap-free and
+	// a higher seq becomes visible only together with or after every lower
+	// one. fn may be called again if the database asks for a retry; it must
+	// not have effects outside tx.
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 
 	// Member returns one member.

@@ -43,7 +43,7 @@ func (s *Store) Members(ctx context.Context, ids []string) (map[string]domain.Me
 // name when m.Name is not empty and differs. It returns the stored member.
 func (s *Store) EnsureMember(ctx context.Context, m domain.Member) (domain.Member, error) {
 	var stored domain.Member
-	err := s.inTx(ctx, func(tx querier) error {
+	err := s.commits.run(ctx, func(ctx context.Context, tx querier) error {
 		_, err := tx.ExecContext(ctx, upsertMember, m.ID, m.Name, toMicros(m.CreatedAt), toNullMicros(m.LastSeenAt))
 		if err != nil {
 			return dbError("ensure member "+m.ID, err)
@@ -56,11 +56,13 @@ func (s *Store) EnsureMember(ctx context.Context, m domain.Member) (domain.Membe
 
 // TouchLastSeen sets a member's last-seen time.
 func (s *Store) TouchLastSeen(ctx context.Context, memberID string, at time.Time) error {
-	res, err := s.write.ExecContext(ctx, touchMember, toMicros(at), memberID)
-	if err != nil {
-		return dbError("touch last seen of member "+memberID, err)
-	}
-	return mustAffect(res, "touch last seen of member "+memberID, domain.Errorf(domain.ErrNotFound, "member %s not found", memberID))
+	return s.commits.run(ctx, func(ctx context.Context, tx querier) error {
+		res, err := tx.ExecContext(ctx, touchMember, toMicros(at), memberID)
+		if err != nil {
+			return dbError("touch last seen of member "+memberID, err)
+		}
+		return mustAffect(res, "touch last seen of member "+memberID, domain.Errorf(domain.ErrNotFound, "member %s not found", memberID))
+	})
 }
 
 func getMember(ctx context.Context, q querier, id string) (domain.Member, error) {

@@ -6,10 +6,12 @@
 // pools: a write pool of exactly one connection, through which every write
 // goes, and a pool of read-only connections that WAL lets run concurrently
 // with the writer and with each other. Because every transaction is alone on
-// the write connection, Update calls are serialised in Go; they begin with
-// BEGIN IMMEDIATE so that a transaction takes the file's write lock up front
-// (waiting busy_timeout for another process, such as a migration run, to let
-// go of it) and can never fail midway with SQLITE_BUSY.
+// the write connection, Update calls are serialised in Go, and those that
+// arrive together share one transaction and its commit (group commit, see
+// committer). Transactions begin with BEGIN IMMEDIATE so that they take the
+// file's write lock up front (waiting busy_timeout for another process, such
+// as a migration run, to let go of it) and can never fail midway with
+// SQLITE_BUSY.
 //
 // Times are stored as INTEGER microseconds since the Unix epoch: the port
 // keeps times to the microsecond (as PostgreSQL's timestamptz does), so a time
@@ -58,8 +60,9 @@ const synchronous = "FULL"
 // Store is the SQLite implementation of app.Store. It is safe for concurrent
 // use; Close it when done.
 type Store struct {
-	write *pool // exactly one connection: SQLite has a single writer
-	read  *pool // read-only connections, concurrent with the writer in WAL
+	write   *pool // exactly one connection: SQLite has a single writer
+	read    *pool // read-only connections, concurrent with the writer in WAL
+	commits *committer
 }
 
 // Open opens the database file at path, creating it and its parent directory
@@ -104,7 +107,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	read.SetMaxOpenConns(readers)
 	read.SetMaxIdleConns(readers)
 
-	return &Store{write: wp, read: newPool(read)}, nil
+	return &Store{write: wp, read: newPool(read), commits: newCommitter(wp)}, nil
 }
 
 // Close closes every connection. Calls in flight may fail with

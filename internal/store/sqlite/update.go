@@ -17,44 +17,27 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Update runs fn in one transaction on the single write connection and
-// commits when fn returns nil. It returns fn's error unchanged after rolling
-// back; a panic in fn rolls back and goes on panicking.
+// Update runs fn in a transaction on the single write connection and
+// returns once that transaction has committed, or fn's error unchanged after
+// rolling back fn's writes; a panic in fn rolls back its writes and goes on
+// panicking. An Update whose ctx is done before fn starts returns ctx's error
+// without running fn; fn runs with a context that keeps ctx's values but is
+// not canceled, since a canceled statement would roll back the whole shared
+// transaction.
 //
-// Concurrent Update calls queue for the write connection, so they run one at
-// a time: a room "locked" by Tx.Room stays locked simply because no other
-// transaction runs until this one ends, and a higher seq is only assigned
-// after every lower one has committed. SQLite never asks for a retry here,
-// so fn is called exactly once. fn must write only through tx: a write
-// through the Store itself would wait for the connection fn holds.
+// Concurrent Update calls queue for the write connection and run one at a
+// time; those that queue while a transaction runs or commits share the next
+// transaction, each fn in a savepoint of its own, and its commit (see
+// committer). A room "locked" by Tx.Room stays locked simply because no other
+// fn runs until this one ends, and since every fn of a transaction commits
+// with it, a higher seq is only visible after every lower one. SQLite never
+// asks for a retry here, so fn is called exactly once. fn must write only
+// through tx: a write through the Store itself would wait for the connection
+// fn holds.
 func (s *Store) Update(ctx context.Context, fn func(ctx context.Context, tx app.Tx) error) error {
-	return s.inTx(ctx, func(q querier) error {
+	return s.commits.run(ctx, func(ctx context.Context, q querier) error {
 		return fn(ctx, &tx{q: q})
 	})
-}
-
-// inTx runs fn in a transaction on the write connection: BEGIN IMMEDIATE
-// takes the write lock up front, so no statement inside waits for it.
-func (s *Store) inTx(ctx context.Context, fn func(querier) error) error {
-	sqlTx, err := s.write.db.BeginTx(ctx, nil)
-	if err != nil {
-		return dbError("begin transaction", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			// Runs on an error and while a panic unwinds; the panic goes on.
-			_ = sqlTx.Rollback()
-		}
-	}()
-	if err := fn(s.write.in(sqlTx)); err != nil {
-		return err
-	}
-	done = true
-	if err := sqlTx.Commit(); err != nil {
-		return dbError("commit transaction", err)
-	}
-	return nil
 }
 
 // tx is the app.Tx of one Update call.
@@ -65,7 +48,10 @@ type tx struct {
 var _ app.Tx = (*tx)(nil)
 
 // Room returns the room. It "locks" the room until the transaction ends in
-// the sense the port asks for: no other transaction runs meanwhile.
+// the sense the port asks for: no other fn runs until this one returns, and
+// the fns that run after it in the same transaction commit with it or not
+// at all, so none can commit a write based on a room this fn changes
+// without this fn's change committing too.
 func (t *tx) Room(ctx context.Context, id string) (domain.Room, error) {
 	return getRoom(ctx, t.q, id)
 }
@@ -123,7 +109,7 @@ func (t *tx) UpdateMessage(ctx context.Context, m domain.Message) error {
 }
 
 // Task returns the task. Like Room, it is "locked" until the transaction
-// ends because no other transaction runs meanwhile.
+// ends because no other fn runs meanwhile.
 func (t *tx) Task(ctx context.Context, id string) (domain.Task, error) {
 	return getTask(ctx, t.q, id)
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) app.Store) {
 		messageTests(),
 		eventTests(),
 		transactionTests(),
+		concurrencyTests(),
 		taskTests(),
 	} {
 		tests = append(tests, group...)
