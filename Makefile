@@ -19,8 +19,11 @@ test: ## every check, as CI runs them
 lint: ## golangci-lint, pinned
 	go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
 
-generate: ## regenerate the GraphQL server code from the schema
+BUF_VERSION ?= v1.75.0
+
+generate: ## regenerate the GraphQL server code and the gRPC code (api/proto)
 	go generate ./...
+	go run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION) generate
 
 build: ## a static binary in bin/, as the Dockerfile builds it
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/nordkapp42 ./cmd/nordkapp42

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 GOLANGCI_LINT_VERSION=v2.15.0
 HELM_VERSION=v3.22.0
 ACTIONLINT_VERSION=v1.7.12
+BUF_VERSION=v1.75.0
 export PATH="$(go env GOPATH)/bin:$PATH"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -47,6 +48,26 @@ if ! golangci-lint version 2>/dev/null | grep -q "${GOLANGCI_LINT_VERSION#v}"; t
   go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$GOLANGCI_LINT_VERSION"
 fi
 golangci-lint run ./...
+
+step "buf $BUF_VERSION lint/breaking/generate (api/proto)"
+if ! buf --version 2>/dev/null | grep -qx "${BUF_VERSION#v}"; then
+  go install "github.com/bufbuild/buf/cmd/buf@$BUF_VERSION"
+fi
+buf lint
+if git cat-file -e main:api/proto 2>/dev/null; then
+  buf breaking --against '.git#branch=main'
+else
+  echo "branch main has no api/proto: buf breaking skipped"
+fi
+# The committed code must be what buf generate makes (with the plugins
+# pinned in go.mod): generate into a scratch directory and compare.
+gen=$(mktemp -d)
+trap 'rm -rf "$gen"' EXIT
+buf generate -o "$gen"
+if ! diff -r "$gen/internal/gen" internal/gen; then
+  echo "internal/gen differs from what api/proto generates: run make generate" >&2
+  exit 1
+fi
 
 step "helm $HELM_VERSION lint/template (deploy/helm/nordkapp42)"
 # A helm built with go install reports its version without the patch

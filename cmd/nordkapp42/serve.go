@@ -147,6 +147,13 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return server.Serve(ctx, debugSrv, debugLn, time.Second)
 		})
 	}
+	grpcSrv, err := grpcService(cfg, svc, verifier, log)
+	if err != nil {
+		return err
+	}
+	if grpcSrv != nil {
+		services = append(services, grpcSrv)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, run := range services {
 		g.Go(func() error { return run(gctx) })

@@ -54,6 +54,12 @@ type Config struct {
 	// RedisCluster lists host:port seeds of a Redis Cluster, comma-separated;
 	// topics then travel by sharded pub/sub.
 	RedisCluster string
+	// GRPCAddr is the address of the internal gRPC (Connect, gRPC-Web)
+	// listener for backend services; empty disables it.
+	GRPCAddr string
+	// InternalToken is the static token backend services authenticate to the
+	// gRPC listener with; empty accepts only JWTs with a service claim.
+	InternalToken string
 }
 
 // serveSettings binds the flags and environment variables of serve to the
@@ -79,6 +85,8 @@ func serveSettings(c *Config) []setting {
 			}
 			return nil
 		}},
+		{"grpc-addr", envPrefix + "GRPC_ADDR", stringVar(&c.GRPCAddr, ":9090"), "address of the internal gRPC listener (gRPC, gRPC-Web and Connect over h2c) for backend services; empty: off. Keep it private", nil},
+		{"internal-token", envPrefix + "INTERNAL_TOKEN", stringVar(&c.InternalToken, ""), "static token backend services send to the gRPC listener (authorization: Bearer <token>); prefer the environment variable. Empty: only JWTs with a service claim", nil},
 		{"max-subscriptions-per-conn", envPrefix + "MAX_SUBSCRIPTIONS_PER_CONN", intVar(&c.MaxSubscriptionsPerConn, 100), "subscriptions one WebSocket connection may have open at once", positive(&c.MaxSubscriptionsPerConn)},
 	}
 }
@@ -121,5 +129,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("database_url_set", c.DatabaseURL != ""),
 		slog.Bool("redis_url_set", c.RedisURL != ""),
 		slog.String("redis_cluster", c.RedisCluster),
+		slog.String("grpc_addr", c.GRPCAddr),
+		slog.Bool("internal_token_set", c.InternalToken != ""),
 	)
 }

@@ -26,6 +26,7 @@ func defaultConfig() Config {
 		LogFormat:               "auto",
 		ShutdownTimeout:         25 * time.Second,
 		MaxSubscriptionsPerConn: 100,
+		GRPCAddr:                ":9090",
 	}
 }
 
@@ -45,6 +46,8 @@ func TestParseServe(t *testing.T) {
 		"NORDKAPP42_MAX_SUBSCRIPTIONS_PER_CONN": "5",
 		"NORDKAPP42_DATABASE_URL":               "postgres://u:p@db:5432/nk",
 		"NORDKAPP42_REDIS_URL":                  "redis://cache:6379/0",
+		"NORDKAPP42_GRPC_ADDR":                  "127.0.0.1:9999",
+		"NORDKAPP42_INTERNAL_TOKEN":             "internal-s3cret",
 	}
 	fromAllEnv := Config{
 		Addr:                    ":9090",
@@ -60,6 +63,8 @@ func TestParseServe(t *testing.T) {
 		MaxSubscriptionsPerConn: 5,
 		DatabaseURL:             "postgres://u:p@db:5432/nk",
 		RedisURL:                "redis://cache:6379/0",
+		GRPCAddr:                "127.0.0.1:9999",
+		InternalToken:           "internal-s3cret",
 	}
 	tests := []struct {
 		name string
@@ -75,14 +80,14 @@ func TestParseServe(t *testing.T) {
 				"--addr", ":7070", "--data-dir=/srv", "--demo", "--jwt-secret", "flag-secret",
 				"--jwt-public-key", "key.pem", "--rate-limit", "0", "--rate-burst", "1",
 				"--log-level", "warn", "--log-format", "text", "--shutdown-timeout", "1m",
-				"--max-subscriptions-per-conn", "9",
+				"--max-subscriptions-per-conn", "9", "--grpc-addr", "", "--internal-token", "flag-token",
 			},
 			want: func(c *Config) {
 				*c = Config{
 					Addr: ":7070", DataDir: "/srv", Demo: true, JWTSecret: "flag-secret",
 					JWTPublicKeyFile: "key.pem", RateLimit: 0, RateBurst: 1,
 					LogLevel: "warn", LogFormat: "text", ShutdownTimeout: time.Minute,
-					MaxSubscriptionsPerConn: 9,
+					MaxSubscriptionsPerConn: 9, InternalToken: "flag-token",
 				}
 			},
 		},
@@ -250,9 +255,10 @@ func TestLogValueHidesTheSecret(t *testing.T) {
 	c.JWTSecret = "do-not-log-me"
 	c.DatabaseURL = "postgres://nk:db-password@db/nk"
 	c.RedisURL = "redis://:redis-password@cache:6379"
+	c.InternalToken = "internal-token-not-logged"
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("starting", "config", c)
-	for _, secret := range []string{c.JWTSecret, "db-password", "redis-password"} {
+	for _, secret := range []string{c.JWTSecret, "db-password", "redis-password", c.InternalToken} {
 		if strings.Contains(buf.String(), secret) {
 			t.Errorf("log line contains a secret: %s", buf.String())
 		}

@@ -112,6 +112,10 @@ type Server struct {
 	URL string
 	// Addr is the host:port it listens on.
 	Addr string
+	// GRPCAddr is the host:port of its internal gRPC listener: a free port
+	// of its own, so that servers side by side do not clash on the default.
+	// Options.Args may override it with --grpc-addr.
+	GRPCAddr string
 	// DataDir is its data directory.
 	DataDir string
 	// Secret is the HS256 secret it verifies tokens with.
@@ -137,7 +141,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.Addr == "" {
 		opts.Addr = FreeAddr(t)
 	}
-	s := &Server{URL: "http://" + opts.Addr, Addr: opts.Addr, DataDir: opts.DataDir, opts: opts}
+	s := &Server{URL: "http://" + opts.Addr, Addr: opts.Addr, GRPCAddr: FreeAddr(t), DataDir: opts.DataDir, opts: opts}
 	switch {
 	case len(opts.Secret) > 0:
 		s.Secret = opts.Secret
@@ -190,7 +194,7 @@ func (s *Server) start(t testing.TB) {
 	if s.opts.OmitServe {
 		args = nil
 	}
-	args = append(args, "--addr", s.Addr, "--data-dir", s.DataDir, "--log-level", "warn")
+	args = append(args, "--addr", s.Addr, "--grpc-addr", s.GRPCAddr, "--data-dir", s.DataDir, "--log-level", "warn")
 	args = append(args, s.opts.Args...)
 	bin := Binary(t)
 	if s.opts.Plain {
