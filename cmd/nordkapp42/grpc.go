@@ -19,11 +19,11 @@ import (
 // that serves the internal API there; nil when the listener is turned off.
 // One port speaks gRPC (HTTP/2 without TLS: h2c), gRPC-Web and Connect (also
 // over HTTP/1.1). TLS, where wanted, is a service mesh's or a proxy's.
-func grpcService(cfg config.Config, svc *app.Service, verifier *auth.Verifier, log *slog.Logger) (service, error) {
+func grpcService(cfg config.Config, svc *app.Service, verifier *auth.Verifier, log *slog.Logger, m rpc.Recorder) (service, error) {
 	if cfg.GRPCAddr == "" {
 		return nil, nil
 	}
-	h := rpc.NewHandler(svc, rpc.Options{InternalToken: cfg.InternalToken, Verifier: verifier, Logger: log})
+	h := rpc.NewHandler(svc, rpc.Options{InternalToken: cfg.InternalToken, Verifier: verifier, Logger: log, Metrics: m})
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)

@@ -147,7 +147,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 			return server.Serve(ctx, debugSrv, debugLn, time.Second)
 		})
 	}
-	grpcSrv, err := grpcService(cfg, svc, verifier, log)
+	grpcSrv, err := grpcService(cfg, svc, verifier, log, m)
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		}
 	}
 	if format == "text" {
-		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, NoColor: !terminal, TimeFormat: time.DateTime}))
+		return slog.New(tint.NewTextHandler(w, &tint.Options{Level: level, NoColor: !terminal, TimeFormat: time.DateTime}))
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }

@@ -198,7 +198,13 @@ type presenceHooks struct{ svc *app.Service }
 
 func (p presenceHooks) open(ctx context.Context) {
 	if id, ok := auth.FromContext(ctx); ok {
-		_ = p.svc.Connected(context.WithoutCancel(ctx), id.MemberID)
+		ctx = context.WithoutCancel(ctx)
+		// An SSE stream opens before its operation provisions the member:
+		// provision here, so that the first stream of a new member is seen.
+		if err := p.svc.EnsureMember(ctx, id.MemberID, id.Name); err != nil {
+			return
+		}
+		_ = p.svc.Connected(ctx, id.MemberID)
 	}
 }
 

@@ -33,6 +33,8 @@ type Options struct {
 	Verifier ServiceVerifier
 	// Logger logs failed calls; nil logs nothing.
 	Logger *slog.Logger
+	// Metrics counts calls by procedure and code; nil counts nothing.
+	Metrics Recorder
 }
 
 // Handler serves the services of api/proto, gRPC health checking and
@@ -61,9 +63,15 @@ func NewHandler(svc *app.Service, opts Options) *Handler {
 	streams, end := context.WithCancel(context.Background())
 	h := &Handler{mux: http.NewServeMux(), streams: streams, endStreams: end}
 	calls := &calls{svc: svc, streams: streams}
-	handlerOpts := []connect.HandlerOption{
+	interceptors := []connect.Interceptor{
 		// Authentication runs first: an unauthenticated call reaches nothing.
-		connect.WithInterceptors(newAuthInterceptor(opts.InternalToken, opts.Verifier), errorInterceptor{log: log}),
+		newAuthInterceptor(opts.InternalToken, opts.Verifier), errorInterceptor{log: log},
+	}
+	if opts.Metrics != nil {
+		interceptors = append([]connect.Interceptor{metricsInterceptor{rec: opts.Metrics}}, interceptors...)
+	}
+	handlerOpts := []connect.HandlerOption{
+		connect.WithInterceptors(interceptors...),
 		connect.WithReadMaxBytes(maxRequestBytes),
 	}
 	h.mux.Handle(nordkapp42v1connect.NewMemberServiceHandler(memberService{calls}, handlerOpts...))

@@ -257,7 +257,6 @@ func (c *wsConn) sendEncoded(b []byte) bool {
 	}
 }
 
-
 // sendErrors queues an error message for operation id.
 func (c *wsConn) sendErrors(id string, errs gqlerror.List) bool {
 	payload, err := c.d.errorPayload(errs)
