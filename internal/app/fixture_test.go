@@ -288,6 +288,8 @@ type testBroker struct {
 
 	mu              sync.Mutex
 	drop            map[int64]bool
+	delay           map[int64]bool
+	delayed         []delayedPayload
 	beforeSubscribe func(topic string)
 	handlers        map[string][]realtime.Handler
 }
@@ -306,6 +308,37 @@ func (b *testBroker) dropSeqs(seqs ...int64) {
 	}
 }
 
+// delayedPayload is a publish the broker holds back.
+type delayedPayload struct {
+	topic   string
+	payload []byte
+}
+
+// delaySeqs makes the broker hold back the room events with these seqs until
+// releaseDelayed, so that they arrive after later ones.
+func (b *testBroker) delaySeqs(seqs ...int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.delay = make(map[int64]bool)
+	for _, s := range seqs {
+		b.delay[s] = true
+	}
+}
+
+// releaseDelayed publishes what delaySeqs held back.
+func (b *testBroker) releaseDelayed(ctx context.Context) error {
+	b.mu.Lock()
+	held := b.delayed
+	b.delayed, b.delay = nil, nil
+	b.mu.Unlock()
+	for _, d := range held {
+		if err := b.inner.Publish(ctx, d.topic, d.payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (b *testBroker) onSubscribe(f func(topic string)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -320,8 +353,12 @@ func (b *testBroker) Publish(ctx context.Context, topic string, payload []byte) 
 		}
 		b.mu.Lock()
 		lose := env.Event != nil && b.drop[env.Event.Seq]
+		late := env.Event != nil && b.delay[env.Event.Seq]
+		if late {
+			b.delayed = append(b.delayed, delayedPayload{topic: topic, payload: payload})
+		}
 		b.mu.Unlock()
-		if lose {
+		if lose || late {
 			return nil
 		}
 	}

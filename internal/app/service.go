@@ -28,6 +28,10 @@ type Config struct {
 	SendBurst int
 	// Observer hears what the use cases do, for metrics; nil hears nothing.
 	Observer Observer
+	// ReorderWait is how long an event stream waits for a live event that
+	// arrived out of order to be followed by the ones before it, before it
+	// reads them from the store; 1s when zero.
+	ReorderWait time.Duration
 }
 
 // Observer hears what the use cases do, for metrics. Its methods must not
@@ -91,6 +95,9 @@ func New(store Store, hub *realtime.Hub, presence Presence, clock Clock, ids IDs
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = noObserver{}
+	}
+	if cfg.ReorderWait <= 0 {
+		cfg.ReorderWait = defaultReorderWait
 	}
 	s := &Service{
 		store: store, hub: hub, presence: presence, clock: clock, ids: ids, log: log, cfg: cfg,

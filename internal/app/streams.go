@@ -1,9 +1,12 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/nordkapp42/nordkapp42/internal/domain"
@@ -186,6 +189,11 @@ type follower struct {
 	sub   *realtime.Subscription
 	pos   map[string]int64 // room → seq of the last event delivered
 	all   bool             // following all the actor's rooms (MyEvents)
+	// held are live events ahead of their room's position, by room, in seq
+	// order; gapC fires when the oldest gap has waited Config.ReorderWait.
+	held     map[string][]*domain.Event
+	gapTimer *time.Timer
+	gapC     <-chan time.Time
 	// deliver hands each event to the consumer.
 	deliver Deliver
 }
@@ -223,27 +231,117 @@ func (f *follower) loop(ctx context.Context, start func(context.Context) error) 
 			return err
 		}
 	}
-	for {
-		env, ok := f.sub.Receive(ctx)
-		if !ok {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return f.sub.Err()
+	defer func() {
+		if f.gapTimer != nil {
+			f.gapTimer.Stop()
 		}
-		{
-			var err error
-			switch {
-			case env.Event != nil:
-				err = f.take(ctx, env.Event)
-			case env.Resync != "":
-				err = f.resync(ctx, env.Resync)
+	}()
+	for {
+		env, ok := f.sub.Next()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-f.sub.Ready():
+				continue
+			case <-f.sub.Done():
+				if env, ok = f.sub.Next(); !ok {
+					return f.sub.Err()
+				}
+			case <-f.gapC:
+				f.gapC = nil
+				if err := f.fillGaps(ctx); err != nil {
+					return err
+				}
+				continue
 			}
-			if err != nil {
+		}
+		var err error
+		switch {
+		case env.Event != nil:
+			err = f.take(ctx, env.Event)
+		case env.Resync != "":
+			err = f.resync(ctx, env.Resync)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Events of one room can reach a node out of order: concurrent senders
+// publish after their commits in whatever order their goroutines run, and
+// nodes publish independently. A follower that meets a gap holds the early
+// event for up to Config.ReorderWait, expecting the missing ones to arrive live,
+// and reads the store only if they do not (or more than reorderMax pile
+// up). Reading the store at once would make every subscriber of a busy room
+// read and encode the same events on its own.
+const (
+	defaultReorderWait = time.Second
+	reorderMax         = 256
+)
+
+// hold keeps e, which is ahead of its room's position, until the events
+// before it arrive; it reports false when too many are held already.
+func (f *follower) hold(e *domain.Event) bool {
+	held := f.held[e.RoomID]
+	i, found := slices.BinarySearchFunc(held, e.Seq, func(h *domain.Event, seq int64) int { return cmp.Compare(h.Seq, seq) })
+	if found {
+		return true
+	}
+	if len(held) >= reorderMax {
+		return false
+	}
+	if f.held == nil {
+		f.held = map[string][]*domain.Event{}
+	}
+	f.held[e.RoomID] = slices.Insert(held, i, e)
+	if f.gapC == nil {
+		if f.gapTimer == nil {
+			f.gapTimer = time.NewTimer(f.s.cfg.ReorderWait)
+		} else {
+			f.gapTimer.Reset(f.s.cfg.ReorderWait)
+		}
+		f.gapC = f.gapTimer.C
+	}
+	return true
+}
+
+// release emits the held events of the room that follow its position, in
+// order, and drops those already delivered.
+func (f *follower) release(ctx context.Context, roomID string) error {
+	for len(f.held[roomID]) > 0 {
+		last, tracked := f.pos[roomID]
+		e := f.held[roomID][0]
+		if !tracked || e.Seq > last+1 {
+			break
+		}
+		f.held[roomID] = f.held[roomID][1:]
+		if e.Seq == last+1 {
+			if err := f.emit(ctx, e, true); err != nil {
 				return err
 			}
 		}
 	}
+	if _, tracked := f.pos[roomID]; !tracked || len(f.held[roomID]) == 0 {
+		delete(f.held, roomID)
+	}
+	return nil
+}
+
+// fillGaps reads from the store the rooms whose gaps did not close in time.
+func (f *follower) fillGaps(ctx context.Context) error {
+	for _, roomID := range slices.Collect(maps.Keys(f.held)) {
+		if err := f.catchUp(ctx, roomID); err != nil {
+			return err
+		}
+	}
+	if len(f.held) > 0 {
+		// Events held past what the store had: wait for them once more.
+		f.gapTimer.Reset(f.s.cfg.ReorderWait)
+		f.gapC = f.gapTimer.C
+	}
+	return nil
 }
 
 // take handles one live event.
@@ -267,9 +365,15 @@ func (f *follower) take(ctx context.Context, e *domain.Event) error {
 	case e.Seq <= last:
 		return nil // seen already
 	case e.Seq > last+1:
+		if f.hold(e) {
+			return nil
+		}
 		return f.catchUp(ctx, e.RoomID) // a gap: the store has everything up to e
 	}
-	return f.emit(ctx, e, true)
+	if err := f.emit(ctx, e, true); err != nil {
+		return err
+	}
+	return f.release(ctx, e.RoomID)
 }
 
 // resync recovers from envelopes the broker may have lost on topic: a room
@@ -311,6 +415,15 @@ func (f *follower) resync(ctx context.Context, topic string) error {
 
 // catchUp delivers from the store every event of the room after its position.
 func (f *follower) catchUp(ctx context.Context, roomID string) error {
+	if err := f.readStore(ctx, roomID); err != nil {
+		return err
+	}
+	return f.release(ctx, roomID)
+}
+
+// readStore delivers from the store every event of the room after its
+// position.
+func (f *follower) readStore(ctx context.Context, roomID string) error {
 	for {
 		last, tracked := f.pos[roomID]
 		if !tracked {

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -318,4 +319,80 @@ func TestMyRooms(t *testing.T) {
 	clk.Advance(time.Second)
 	sendMessage(t, svc, bob, rooms["second"].ID, "bump")
 	check("emission after a message in an old room", lists, "second", "fourth", "first", "third")
+}
+
+// TestRoomEventsReordersLateLiveEvents: an event that arrives after a later
+// one (concurrent senders publish in any order) is waited for, not read
+// from the store: both are delivered live, in order.
+func TestRoomEventsReordersLateLiveEvents(t *testing.T) {
+	t.Parallel()
+	broker := newTestBroker()
+	// Long enough that only the late event can close the gap.
+	svc, _, store := newFixture(t, fixtureOptions{Broker: broker, Config: app.Config{ReorderWait: time.Hour}})
+	room := createRoom(t, svc, alice, domain.KindPrivateGroup, "Team", bob)
+	start := roomSeq(t, store, room.ID)
+
+	type delivery struct {
+		seq  int64
+		live bool
+	}
+	got := make(chan delivery, 8)
+	deliver := func(ctx context.Context, e *domain.Event, committed time.Time, abort <-chan struct{}) bool {
+		got <- delivery{seq: e.Seq, live: !committed.IsZero()}
+		return true
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ended := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-ended })
+	if err := svc.FollowRoomEvents(ctx, bob, room.ID, nil, deliver, func(error) { close(ended) }); err != nil {
+		t.Fatal(err)
+	}
+	// Once the stream has delivered a message, it has caught up and is live.
+	sendMessage(t, svc, alice, room.ID, "ready")
+	select {
+	case d := <-got:
+		if d.seq != start+1 {
+			t.Fatalf("first delivery %+v, want seq %d", d, start+1)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the stream delivered nothing")
+	}
+	broker.delaySeqs(start + 2)
+	sendMessage(t, svc, alice, room.ID, "first")
+	sendMessage(t, svc, alice, room.ID, "second")
+	select {
+	case d := <-got:
+		t.Fatalf("delivered %+v while the event before it was still on its way", d)
+	case <-time.After(20 * time.Millisecond):
+	}
+	if err := broker.releaseDelayed(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []delivery{{start + 2, true}, {start + 3, true}} {
+		select {
+		case d := <-got:
+			if d != want {
+				t.Fatalf("delivered %+v, want %+v", d, want)
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("%+v not delivered", want)
+		}
+	}
+}
+
+// TestRoomEventsReadTheStoreWhenAGapStays: an event that never arrives is
+// read from the store once the follower has waited for it.
+func TestRoomEventsReadTheStoreWhenAGapStays(t *testing.T) {
+	t.Parallel()
+	broker := newTestBroker()
+	svc, _, store := newFixture(t, fixtureOptions{Broker: broker})
+	room := createRoom(t, svc, alice, domain.KindPrivateGroup, "Team", bob)
+	start := roomSeq(t, store, room.ID)
+	broker.dropSeqs(start + 1)
+	events, _ := stream(t, roomEvents(svc, bob, room.ID, nil))
+	sendMessage(t, svc, alice, room.ID, "lost")
+	sendMessage(t, svc, alice, room.ID, "after")
+	if diff := cmp.Diff(seqRange(start+1, start+2), seqsOf(t, events, 2)); diff != "" {
+		t.Errorf("seqs delivered (-want +got):\n%s", diff)
+	}
 }
