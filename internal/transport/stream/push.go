@@ -26,8 +26,9 @@ type Pusher interface {
 // Sink takes the results of one pushed subscription.
 type Sink interface {
 	// Result queues one result, the encoded JSON of a whole GraphQL response
-	// ({"data":…}); the transport keeps no reference to it after Result
-	// returns, so it may be shared. committed is when the result's event
+	// ({"data":…}). The transport writes it as it is, without a copy, some
+	// time after Result returns: resp must not change afterwards, and may be
+	// shared by any number of subscriptions. committed is when the result's event
 	// committed, zero if unknown. Result blocks while the connection's queue
 	// is full and returns false, dropping the result, when the operation or
 	// connection ends or abort closes first.
@@ -48,12 +49,16 @@ type wsSink struct {
 }
 
 func (s *wsSink) Result(resp []byte, committed time.Time, abort <-chan struct{}) bool {
-	b := make([]byte, 0, len(s.prefix)+len(resp)+1)
-	b = append(b, s.prefix...)
-	b = append(b, resp...)
-	b = append(b, '}')
+	// A stopped operation takes no more results, even with room in the queue.
 	select {
-	case s.c.out <- frame{b: b, result: true, committed: committed}:
+	case <-s.ctx.Done():
+		return false
+	case <-s.c.done:
+		return false
+	default:
+	}
+	select {
+	case s.c.out <- frame{head: s.prefix, body: resp, tail: '}', result: true, committed: committed}:
 		return true
 	case <-s.c.done:
 	case <-s.ctx.Done():

@@ -52,15 +52,13 @@ func TestWebSocketPushedSubscription(t *testing.T) {
 			c := dial(t, ts, p)
 			c.init("")
 
-			// Ends normally after two results; the results share one buffer.
+			// Ends normally after two results.
 			c.subscribe("1", events("pushed"))
 			s := pusher.await(t)
-			shared := []byte(`{"data":{"events":"one"}}`)
-			if !s.sink.Result(shared, time.Unix(7, 0), nil) {
+			if !s.sink.Result([]byte(`{"data":{"events":"one"}}`), time.Unix(7, 0), nil) {
 				t.Fatal("Result refused on a live operation")
 			}
-			copy(shared, `{"data":{"events":"two"}}`)
-			s.sink.Result(shared, time.Time{}, nil)
+			s.sink.Result([]byte(`{"data":{"events":"two"}}`), time.Time{}, nil)
 			c.expectNext("1", `{"data":{"events":"one"}}`)
 			c.expectNext("1", `{"data":{"events":"two"}}`)
 			s.sink.End(nil)

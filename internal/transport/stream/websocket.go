@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 )
 
 // Defaults for the zero values of WebSocket's fields.
@@ -16,11 +16,18 @@ const (
 	defaultInitTimeout      = 10 * time.Second
 	defaultWSPingInterval   = 25 * time.Second
 	defaultWriteTimeout     = 10 * time.Second
-	defaultSendQueue        = 32
+	defaultSendQueue        = 16
 
 	// wsReadLimit bounds one client message; a bigger one closes the socket
 	// with 1009 (message too big).
 	wsReadLimit = 1 << 20
+
+	// closeWait is how long the peer has to answer our close frame before
+	// the socket is closed anyway.
+	closeWait = 5 * time.Second
+
+	// statusServiceRestart is close code 1012: reconnect, to another node.
+	statusServiceRestart ws.StatusCode = 1012
 )
 
 // WebSocket is a gqlgen transport serving GraphQL over WebSocket with the
@@ -28,7 +35,8 @@ const (
 // graphql-ws subprotocol (Apollo's subscriptions-transport-ws); a client that
 // offers no subprotocol is served the legacy one, as gqlgen does.
 //
-// Every connection has one reader (the handler goroutine) and one writer fed
+// Every connection has one reader goroutine (not the request's: Do returns
+// once the connection is upgraded) and one writer fed
 // by a bounded queue of SendQueue frames, which also keeps the connection's
 // timers (initialisation timeout, keep-alive, credential expiry, shutdown).
 // A subscription the Pusher takes runs on the pusher's goroutine; any other
@@ -82,7 +90,8 @@ type WebSocket struct {
 	WriteTimeout time.Duration
 
 	// SendQueue is the capacity of the per-connection queue of outbound frames
-	// (default 32; each slot costs 56 bytes whether used or not). A producer facing a full queue blocks until there is room
+	// (default 16; each slot costs about 100 bytes whether used or not). A
+	// producer facing a full queue blocks until there is room
 	// or the connection ends.
 	SendQueue int
 
@@ -111,33 +120,36 @@ func (t *WebSocket) Supports(r *http.Request) bool {
 	return false
 }
 
-// Do upgrades the request and serves the connection until it ends.
+// Do upgrades the request and hands the connection to a goroutine of its
+// own, returning at once: net/http then lets go of the request's goroutine,
+// its stack and its 8 KiB of buffers, which a long-lived idle connection
+// would otherwise hold. The request's context stays the connection's
+// (values kept, cancellation detached: net/http cancels it on return).
 func (t *WebSocket) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols: []string{protocolTransportWS, protocolLegacy},
-		// Any origin may connect. Clients authenticate with the token in
-		// connection_init, never with cookies, so a page on another site gains
-		// nothing it does not already hold: origin checks would only stop
-		// legitimate cross-origin and native clients.
-		InsecureSkipVerify: true,
-	})
+	// Any origin may connect. Clients authenticate with the token in
+	// connection_init, never with cookies, so a page on another site gains
+	// nothing it does not already hold: origin checks would only stop
+	// legitimate cross-origin and native clients.
+	conn, err := acceptWS(w, r, []string{protocolTransportWS, protocolLegacy}, wsReadLimit)
 	if err != nil {
-		// Accept has already answered the request with an HTTP error.
+		// The upgrader has answered the request with an HTTP error.
 		return
 	}
-	conn.SetReadLimit(wsReadLimit)
 
 	stop, ok := t.life.join()
 	if !ok {
-		_ = conn.Close(websocket.StatusServiceRestart, reasonServiceRestart)
+		_ = conn.writeFrames([]frame{closeFrame(statusServiceRestart, reasonServiceRestart)}, defaultWriteTimeout)
+		_ = conn.conn.Close()
 		return
 	}
-	defer t.life.leave()
-
+	r = r.WithContext(context.WithoutCancel(r.Context()))
 	opts := t.options()
-	opts.observer.ConnectionOpened(TransportWebSocket)
-	defer opts.observer.ConnectionClosed(TransportWebSocket)
-	newWSConn(opts, conn, r, exec).serve(stop)
+	go func() {
+		defer t.life.leave()
+		opts.observer.ConnectionOpened(TransportWebSocket)
+		defer opts.observer.ConnectionClosed(TransportWebSocket)
+		newWSConn(opts, conn, r, exec).serve(stop)
+	}()
 }
 
 // Shutdown closes every connection with 1012 "service restart", refuses new

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -18,7 +18,7 @@ import (
 // fields marked "reader only"; everything shared is behind mu or a channel.
 type wsConn struct {
 	opts wsOptions
-	conn *websocket.Conn
+	conn *wsIO
 	d    dialect
 	req  *http.Request
 	exec graphql.GraphExecutor
@@ -35,7 +35,7 @@ type wsConn struct {
 	wg       sync.WaitGroup // writer, timer and operation goroutines
 
 	endOnce sync.Once
-	code    websocket.StatusCode // written before done is closed
+	code    ws.StatusCode // written before done is closed
 	reason  string
 
 	mu      sync.Mutex
@@ -49,12 +49,12 @@ type wsConn struct {
 	opCtx        context.Context
 }
 
-func newWSConn(opts wsOptions, conn *websocket.Conn, r *http.Request, exec graphql.GraphExecutor) *wsConn {
+func newWSConn(opts wsOptions, conn *wsIO, r *http.Request, exec graphql.GraphExecutor) *wsConn {
 	ctx, cancel := context.WithCancel(r.Context())
 	return &wsConn{
 		opts:     opts,
 		conn:     conn,
-		d:        dialectFor(conn.Subprotocol()),
+		d:        dialectFor(conn.protocol),
 		req:      r,
 		exec:     exec,
 		ctx:      ctx,
@@ -77,6 +77,7 @@ func (c *wsConn) serve(stop <-chan struct{}) {
 
 	c.readLoop()
 	c.wg.Wait()
+	_ = c.conn.conn.Close()
 
 	if c.opened && c.opts.onClose != nil {
 		c.opts.onClose(context.WithoutCancel(c.opCtx))
@@ -87,7 +88,7 @@ func (c *wsConn) serve(stop <-chan struct{}) {
 // first call counts. The writer flushes the frames already queued, then sends
 // the close frame. Operations are cancelled after done is closed so that none
 // of them mistakes the cancellation for a normal completion.
-func (c *wsConn) end(code websocket.StatusCode, reason string) {
+func (c *wsConn) end(code ws.StatusCode, reason string) {
 	c.endOnce.Do(func() {
 		c.code, c.reason = code, closeReason(reason)
 		close(c.done)
@@ -112,22 +113,32 @@ func (c *wsConn) ending() bool {
 	}
 }
 
-// readLoop reads and handles client messages until the connection ends. It
-// reads with a context that is never cancelled because cancelling a read would
-// tear the socket down without the close frame; the writer's Close unblocks it.
+// readLoop reads and handles client messages until the connection ends: the
+// peer closes or vanishes, or the writer, having sent our close frame, gives
+// the peer a few seconds to answer and then closes the socket.
 func (c *wsConn) readLoop() {
 	for {
-		_, data, err := c.conn.Read(context.Background())
-		if err != nil {
-			// The peer closed or vanished, or we closed: either way this
-			// connection is over. A normal close needs no further frame.
-			c.end(websocket.StatusNormalClosure, "")
+		in, err := c.conn.read()
+		switch {
+		case errors.Is(err, errMessageTooBig):
+			c.end(ws.StatusMessageTooBig, "message too big")
 			return
+		case err != nil, in.op == ws.OpClose:
+			// The peer closed or vanished, or we closed: either way this
+			// connection is over. A close from the peer is answered with
+			// a normal close.
+			c.end(ws.StatusNormalClosure, "")
+			return
+		case in.op == ws.OpPing:
+			c.trySend(frame{op: ws.OpPong, head: in.payload})
+			continue
+		case in.op == ws.OpPong:
+			continue
 		}
 		if c.ending() {
 			return
 		}
-		if !c.handle(data, graphql.Now()) {
+		if !c.handle(in.payload, graphql.Now()) {
 			return
 		}
 	}
@@ -159,7 +170,7 @@ func (c *wsConn) handle(data []byte, received time.Time) bool {
 	case m.Type == msgPong && !c.d.legacy:
 		return true
 	case m.Type == msgConnectionTerminate && c.d.legacy:
-		c.end(websocket.StatusNormalClosure, "")
+		c.end(ws.StatusNormalClosure, "")
 		return false
 	default:
 		return c.reject(fmt.Sprintf("unknown type %q", m.Type))
@@ -241,7 +252,7 @@ func (c *wsConn) send(m outbound) bool {
 	b, err := json.Marshal(m)
 	if err != nil {
 		// Payloads are encoded JSON by construction; failing here is a bug.
-		c.end(websocket.StatusInternalError, "internal error")
+		c.end(ws.StatusInternalServerError, "internal error")
 		return false
 	}
 	return c.sendEncoded(b)
@@ -250,10 +261,19 @@ func (c *wsConn) send(m outbound) bool {
 // sendEncoded queues an encoded frame; see send.
 func (c *wsConn) sendEncoded(b []byte) bool {
 	select {
-	case c.out <- frame{b: b}:
+	case c.out <- frame{head: b}:
 		return true
 	case <-c.done:
 		return false
+	}
+}
+
+// trySend queues a frame unless the queue is full: an answer to a ping may
+// be dropped when frames are flowing anyway.
+func (c *wsConn) trySend(f frame) {
+	select {
+	case c.out <- f:
+	default:
 	}
 }
 
@@ -266,10 +286,10 @@ func (c *wsConn) sendErrors(id string, errs gqlerror.List) bool {
 	return c.send(outbound{ID: id, Type: msgError, Payload: payload})
 }
 
-// writeLoop is the connection's only writer of messages, so frames never
-// interleave and a slow client costs one blocked goroutine (coder/websocket
-// itself answers WebSocket-level pings and close frames, under its own lock).
-// It also keeps the connection's time: the initialisation timeout, the
+// writeLoop is the connection's only writer, so frames never interleave and
+// a slow client costs one blocked goroutine; it writes every frame waiting in
+// the queue with one flush (answers to WebSocket pings included). It also
+// keeps the connection's time: the initialisation timeout, the
 // keep-alive, the credential's expiry, and server shutdown (stop), so that a
 // connection needs no goroutine of its own for timers. Once the connection is
 // ending it flushes what was queued before (a connection_error must precede
@@ -292,24 +312,34 @@ func (c *wsConn) writeLoop(stop <-chan struct{}) {
 		}
 	}()
 
+	batch := make([]frame, 0, 8)
 	for {
 		select {
 		case f := <-c.out:
-			if err := c.write(f); err != nil {
+			// Everything queued goes out with one flush.
+			batch = append(batch[:0], f)
+			for n := len(c.out); n > 0; n-- {
+				batch = append(batch, <-c.out)
+			}
+			err := c.write(batch)
+			clear(batch) // let the written bytes go
+			if err != nil {
 				c.abort()
 				return
 			}
 		case <-c.done:
+			batch = batch[:0]
 			for n := len(c.out); n > 0; n-- {
-				if err := c.write(<-c.out); err != nil {
-					c.abort()
-					return
-				}
+				batch = append(batch, <-c.out)
 			}
-			// Close waits a bounded time (5s in coder/websocket) for the
-			// peer's close frame, then drops the connection, which also ends
-			// the reader's Read.
-			_ = c.conn.Close(c.code, c.reason)
+			batch = append(batch, closeFrame(c.code, c.reason))
+			if err := c.write(batch); err != nil {
+				c.abort()
+				return
+			}
+			// The peer answers with its close frame, which ends the reader;
+			// one that does not is cut off after closeWait.
+			_ = c.conn.conn.SetReadDeadline(time.Now().Add(closeWait))
 			return
 		case <-initSeen:
 			initSeen, initTimeout = nil, nil
@@ -328,7 +358,7 @@ func (c *wsConn) writeLoop(stop <-chan struct{}) {
 		case <-keepAlive:
 			// Frames waiting to be written keep the connection alive anyway.
 			if len(c.out) == 0 {
-				if err := c.write(frame{b: c.d.keepAlive}); err != nil {
+				if err := c.write([]frame{{head: c.d.keepAlive}}); err != nil {
 					c.abort()
 					return
 				}
@@ -338,36 +368,42 @@ func (c *wsConn) writeLoop(stop <-chan struct{}) {
 			c.end(closeForbidden, reasonTokenExpired)
 		case <-stop:
 			stop = nil
-			c.end(websocket.StatusServiceRestart, reasonServiceRestart)
+			c.end(statusServiceRestart, reasonServiceRestart)
 		}
 	}
 }
 
-// frame is an encoded message queued for the writer.
+// frame is an encoded message queued for the writer: head, then body, then
+// tail when it is not zero, in one WebSocket frame. A pushed result is the
+// operation's prefix, the shared result bytes and the closing brace, so it
+// is never copied into a buffer of its own.
 type frame struct {
-	b []byte
+	op   ws.OpCode // zero: text
+	head []byte
+	body []byte
+	tail byte
 	// result marks a subscription result, counted as a delivery once
 	// written; committed is when its event committed, if known.
 	result    bool
 	committed time.Time
 }
 
-// write sends one frame within the write timeout. On timeout coder/websocket
-// drops the connection.
-func (c *wsConn) write(f frame) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.writeTimeout)
-	defer cancel()
-	if err := c.conn.Write(ctx, websocket.MessageText, f.b); err != nil {
-		return fmt.Errorf("write frame: %w", err)
+// write sends frames with one flush within the write timeout; a client that
+// does not take them in time is cut off.
+func (c *wsConn) write(frames []frame) error {
+	if err := c.conn.writeFrames(frames, c.opts.writeTimeout); err != nil {
+		return err
 	}
-	if f.result {
-		c.opts.observer.Delivered(TransportWebSocket, f.committed)
+	for _, f := range frames {
+		if f.result {
+			c.opts.observer.Delivered(TransportWebSocket, f.committed)
+		}
 	}
 	return nil
 }
 
 // abort drops a connection that can no longer be written to.
 func (c *wsConn) abort() {
-	c.end(websocket.StatusGoingAway, "write failed")
-	_ = c.conn.CloseNow()
+	c.end(ws.StatusGoingAway, "write failed")
+	_ = c.conn.conn.Close()
 }

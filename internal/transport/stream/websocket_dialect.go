@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -33,12 +33,12 @@ const (
 
 // Close codes of graphql-transport-ws, used for both subprotocols.
 const (
-	closeBadRequest      websocket.StatusCode = 4400
-	closeUnauthorized    websocket.StatusCode = 4401
-	closeForbidden       websocket.StatusCode = 4403
-	closeInitTimeout     websocket.StatusCode = 4408
-	closeSubscriberTaken websocket.StatusCode = 4409
-	closeTooManyInits    websocket.StatusCode = 4429
+	closeBadRequest      ws.StatusCode = 4400
+	closeUnauthorized    ws.StatusCode = 4401
+	closeForbidden       ws.StatusCode = 4403
+	closeInitTimeout     ws.StatusCode = 4408
+	closeSubscriberTaken ws.StatusCode = 4409
+	closeTooManyInits    ws.StatusCode = 4429
 )
 
 // Close reasons with fixed text.
