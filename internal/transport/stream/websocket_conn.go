@@ -138,10 +138,21 @@ func (c *wsConn) readLoop() {
 		if c.ending() {
 			return
 		}
-		if !c.handle(in.payload, graphql.Now()) {
+		if !c.handleShallow(in.payload, graphql.Now()) {
 			return
 		}
 	}
+}
+
+// handleShallow runs handle on a goroutine of its own and waits for it.
+// Handling a message (parsing and validating an operation) needs a deep
+// stack, and a goroutine's stack stays as large as it ever grew until the
+// collector shrinks it, halving at most once per cycle: done here, the
+// reader, which then waits idle for hours, keeps a minimal stack.
+func (c *wsConn) handleShallow(data []byte, received time.Time) bool {
+	result := make(chan bool, 1)
+	go func() { result <- c.handle(data, received) }()
+	return <-result
 }
 
 // handle dispatches one client message. It returns false when the connection
