@@ -69,6 +69,7 @@ func NewHandler(svc *app.Service, cfg Options) *Handler {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	obs := observer{metrics: cfg.Metrics, log: cfg.Logger}
+	push := &pusher{svc: svc, es: es, obs: obs}
 	presence := presenceHooks{svc: svc}
 	h.ws = &stream.WebSocket{
 		Authenticate:     authenticator{svc: svc, verifier: cfg.Verifier}.authenticate,
@@ -77,7 +78,7 @@ func NewHandler(svc *app.Service, cfg Options) *Handler {
 		MaxSubscriptions: cfg.MaxSubscriptions,
 		PingInterval:     cfg.PingInterval,
 		Observer:         streamObserver(cfg.Metrics),
-		Pusher:           &pusher{svc: svc, es: es, obs: obs},
+		Pusher:           push,
 	}
 	h.sse = &stream.SSE{
 		OnOpen:       presence.open,
@@ -85,6 +86,7 @@ func NewHandler(svc *app.Service, cfg Options) *Handler {
 		Expiry:       tokenExpiry,
 		PingInterval: cfg.PingInterval,
 		Observer:     streamObserver(cfg.Metrics),
+		Pusher:       push,
 	}
 
 	srv := handler.New(es)

@@ -99,3 +99,26 @@ func TestWebSocketPushedSubscription(t *testing.T) {
 		})
 	}
 }
+
+func TestSSEPushedSubscription(t *testing.T) {
+	t.Parallel()
+	pusher := &pushed{subs: make(chan pushedSub, 4)}
+	obs := &recorder{}
+	ts, _ := serve(t, nil, &stream.SSE{Pusher: pusher, Observer: obs})
+
+	c := postSSE(t, ts, sseRequest(events("pushed")))
+	s := pusher.await(t)
+	if !s.sink.Result([]byte(`{"data":{"events":"one"}}`), time.Unix(7, 0), nil) {
+		t.Fatal("Result refused on a live stream")
+	}
+	c.expectNext(`{"data":{"events":"one"}}`)
+	s.sink.End(nil)
+	c.expectComplete()
+	obs.await(t, "open sse", "start events", "delivered sse", "end events", "close sse")
+
+	c = postSSE(t, ts, sseRequest(events("pushed")))
+	s = pusher.await(t)
+	s.sink.End(&gqlerror.Error{Message: "too slow", Extensions: map[string]any{"code": "SLOW_CONSUMER"}})
+	c.expectNext(`{"errors":[{"message":"too slow","extensions":{"code":"SLOW_CONSUMER"}}]}`)
+	c.expectComplete()
+}

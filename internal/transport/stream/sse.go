@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -72,6 +73,10 @@ type SSE struct {
 	// Observer hears of subscription streams and deliveries. Nil observes
 	// nothing.
 	Observer Observer
+
+	// Pusher, when set, is offered every subscription first (see the
+	// WebSocket's); the rest are pulled from the executor.
+	Pusher Pusher
 
 	life lifecycle
 }
@@ -180,7 +185,11 @@ func (t *SSE) serve(s *sseStream, r *http.Request, exec graphql.GraphExecutor, p
 	opCtx, commits := withCommitTimes(opCtx)
 	results := make(chan result, 1)
 	pulled := make(chan struct{})
-	go pullSSE(opCtx, exec, rc, f, commits, results, pulled)
+	pushed := kind != "" && t.Pusher != nil &&
+		t.Pusher.Push(opCtx, rc, &sseSink{ctx: opCtx, f: f, results: results, done: pulled})
+	if !pushed {
+		go pullSSE(opCtx, exec, rc, f, commits, results, pulled)
+	}
 	// Runs before OnClose (deferred earlier): the operation has stopped when
 	// the presence hook hears of it.
 	defer func() {
@@ -200,7 +209,13 @@ func (t *SSE) serve(s *sseStream, r *http.Request, exec graphql.GraphExecutor, p
 				s.write(sseComplete)
 				return
 			}
-			if !s.next(resp.Response) {
+			sent := false
+			if resp.raw != nil {
+				sent = s.event(resp.raw)
+			} else {
+				sent = s.next(resp.Response)
+			}
+			if !sent {
 				return
 			}
 			if kind != "" {
@@ -228,10 +243,47 @@ func (t *SSE) serve(s *sseStream, r *http.Request, exec graphql.GraphExecutor, p
 	}
 }
 
-// result is one response of an operation and when its event committed.
+// result is one response of an operation, as a response or encoded (raw,
+// from a Pusher), and when its event committed.
 type result struct {
 	*graphql.Response
+	raw       []byte
 	committed time.Time
+}
+
+// sseSink is the Sink of one pushed SSE subscription: it hands results to
+// the request's goroutine, which writes them.
+type sseSink struct {
+	ctx     context.Context
+	f       *fate
+	results chan<- result
+	done    chan<- struct{}
+	once    sync.Once
+}
+
+func (s *sseSink) Result(resp []byte, committed time.Time, abort <-chan struct{}) bool {
+	select {
+	case <-s.ctx.Done():
+		return false
+	default:
+	}
+	select {
+	case s.results <- result{raw: resp, committed: committed}:
+		return true
+	case <-s.ctx.Done():
+	case <-abort:
+	}
+	return false
+}
+
+func (s *sseSink) End(err *gqlerror.Error) {
+	s.once.Do(func() {
+		if err != nil {
+			s.f.set(err)
+		}
+		close(s.results)
+		close(s.done)
+	})
 }
 
 // pullSSE pulls the operation's responses into results until the stream ends
