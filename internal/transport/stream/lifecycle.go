@@ -10,7 +10,8 @@ import (
 // them to end and wait until they have. Its zero value is ready to use.
 type lifecycle struct {
 	mu      sync.Mutex
-	stop    chan struct{} // closed by shutdown: every stream ends
+	stop    context.Context // done by shutdown: every stream ends
+	cancel  context.CancelFunc
 	drained chan struct{} // closed once shut down and no stream is left
 	live    int
 	shut    bool
@@ -19,15 +20,17 @@ type lifecycle struct {
 // lazyInit makes the channels; it runs under mu so that the zero value works.
 func (l *lifecycle) lazyInit() {
 	if l.stop == nil {
-		l.stop = make(chan struct{})
+		l.stop, l.cancel = context.WithCancel(context.Background())
 		l.drained = make(chan struct{})
 	}
 }
 
-// join registers a new stream and returns the channel that closes when the
-// stream must end. It reports false once shutdown has begun: the caller must
+// join registers a new stream and returns the context that is done when the
+// stream must end (a context rather than a channel, so that a stream can
+// register a callback with context.AfterFunc instead of keeping a goroutine
+// to watch it). It reports false once shutdown has begun: the caller must
 // then refuse the stream and not call leave.
-func (l *lifecycle) join() (<-chan struct{}, bool) {
+func (l *lifecycle) join() (context.Context, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.shut {
@@ -55,7 +58,7 @@ func (l *lifecycle) shutdown(ctx context.Context) error {
 	l.lazyInit()
 	if !l.shut {
 		l.shut = true
-		close(l.stop)
+		l.cancel()
 		if l.live == 0 {
 			close(l.drained)
 		}

@@ -37,13 +37,15 @@ func (r *recorder) Delivered(transport string, committed time.Time) {
 	r.times = append(r.times, committed)
 }
 
-// await waits until the recorded calls are want, in order.
+// await waits until the recorded calls are want, in any order: a delivery
+// is recorded once written, which may be after the operation has ended.
 func (r *recorder) await(t *testing.T, want ...string) {
 	t.Helper()
+	want = slices.Sorted(slices.Values(want))
 	deadline := time.Now().Add(waitFor)
 	for {
 		r.mu.Lock()
-		got := slices.Clone(r.calls)
+		got := slices.Sorted(slices.Values(r.calls))
 		r.mu.Unlock()
 		if cmp.Equal(want, got) {
 			return

@@ -53,18 +53,9 @@ func (s *wsSink) Result(resp []byte, committed time.Time, abort <-chan struct{})
 	select {
 	case <-s.ctx.Done():
 		return false
-	case <-s.c.done:
-		return false
 	default:
 	}
-	select {
-	case s.c.out <- frame{head: s.prefix, body: resp, tail: '}', result: true, committed: committed}:
-		return true
-	case <-s.c.done:
-	case <-s.ctx.Done():
-	case <-abort:
-	}
-	return false
+	return s.c.enqueue(frame{head: s.prefix, body: resp, tail: '}', result: true, committed: committed}, s.ctx.Done(), abort)
 }
 
 func (s *wsSink) End(err *gqlerror.Error) {

@@ -124,7 +124,7 @@ func (t *SSE) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 		writeTimeout: positive(t.WriteTimeout, defaultWriteTimeout),
 	}
 	defer s.clearDeadline()
-	t.serve(s, r, exec, params, stop)
+	t.serve(s, r, exec, params, stop.Done())
 }
 
 // Shutdown ends every stream with a complete event, answers new requests with

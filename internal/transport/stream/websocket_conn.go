@@ -28,11 +28,31 @@ type wsConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	out      chan frame     // encoded frames for the writer
 	done     chan struct{}  // closed when the connection starts ending
 	initSeen chan struct{}  // closed by the reader on connection_init
-	authed   chan time.Time // the credential's expiry, sent once after ack
-	wg       sync.WaitGroup // writer, timer and operation goroutines
+	wg       sync.WaitGroup // operation goroutines and pushed operations
+	writers  sync.WaitGroup // the writer goroutine, while it runs
+
+	// The send queue, written out by a goroutine that runs only while
+	// there is something to write (see kickLocked).
+	outMu     sync.Mutex
+	pending   []frame
+	spare     []frame       // the other half of the double buffer
+	writing   bool          // the writer goroutine runs
+	closeSent bool          // the close frame has been written
+	space     chan struct{} // a token when the queue has room again
+
+	// callbacks of timers and shutdown that are running; cbClosed refuses
+	// new ones once the connection is being torn down
+	cbMu      sync.Mutex
+	cbClosed  bool
+	callbacks sync.WaitGroup
+
+	// timers, stopped when the connection ends
+	timerMu   sync.Mutex
+	initTimer *time.Timer
+	keepAlive *time.Timer
+	expiry    *time.Timer
 
 	endOnce sync.Once
 	code    ws.StatusCode // written before done is closed
@@ -59,24 +79,35 @@ func newWSConn(opts wsOptions, conn *wsIO, r *http.Request, exec graphql.GraphEx
 		exec:     exec,
 		ctx:      ctx,
 		cancel:   cancel,
-		out:      make(chan frame, opts.sendQueue),
 		done:     make(chan struct{}),
 		initSeen: make(chan struct{}),
-		authed:   make(chan time.Time, 1),
+		space:    make(chan struct{}, 1),
 		ops:      map[string]*operation{},
 		opCtx:    ctx,
 	}
 }
 
 // serve runs the connection until it ends and every goroutine it started has
-// returned; stop closes on server shutdown.
-func (c *wsConn) serve(stop <-chan struct{}) {
+// returned; stop is done on server shutdown. The connection's timers and the
+// shutdown run as callbacks (time.AfterFunc, context.AfterFunc), and the
+// writer runs only while there is something to write, so an idle connection
+// costs one goroutine, its reader, plus its operations.
+func (c *wsConn) serve(stop context.Context) {
 	defer c.cancel()
-	c.wg.Add(1)
-	go c.writeLoop(stop)
+	c.timerMu.Lock()
+	c.initTimer = time.AfterFunc(c.opts.initTimeout, c.guard(func() { c.end(closeInitTimeout, reasonInitTimeout) }))
+	c.timerMu.Unlock()
+	stopWatch := context.AfterFunc(stop, c.guard(func() { c.end(statusServiceRestart, reasonServiceRestart) }))
 
 	c.readLoop()
 	c.wg.Wait()
+	stopWatch()
+	c.stopTimers()
+	c.cbMu.Lock()
+	c.cbClosed = true
+	c.cbMu.Unlock()
+	c.callbacks.Wait() // a callback that had started may still be ending the connection
+	c.writers.Wait()
 	_ = c.conn.conn.Close()
 
 	if c.opened && c.opts.onClose != nil {
@@ -84,12 +115,75 @@ func (c *wsConn) serve(stop <-chan struct{}) {
 	}
 }
 
+// startTimers arms the keep-alive and the credential's expiry once the
+// connection is acknowledged.
+func (c *wsConn) startTimers(expires time.Time) {
+	c.timerMu.Lock()
+	defer c.timerMu.Unlock()
+	if c.ending() {
+		return
+	}
+	c.keepAlive = time.AfterFunc(c.opts.pingInterval, c.guard(c.ping))
+	if !expires.IsZero() {
+		c.expiry = time.AfterFunc(time.Until(expires), c.guard(func() { c.end(closeForbidden, reasonTokenExpired) }))
+	}
+}
+
+// guard wraps a timer or shutdown callback so that serve can wait for one
+// that has started before the connection is torn down, and so that none
+// starts after.
+func (c *wsConn) guard(fn func()) func() {
+	return func() {
+		c.cbMu.Lock()
+		if c.cbClosed {
+			c.cbMu.Unlock()
+			return
+		}
+		c.callbacks.Add(1)
+		c.cbMu.Unlock()
+		defer c.callbacks.Done()
+		fn()
+	}
+}
+
+// ping sends the keep-alive unless frames are waiting, which keep the
+// connection alive anyway, and sets itself again.
+func (c *wsConn) ping() {
+	if c.ending() {
+		return
+	}
+	c.outMu.Lock()
+	idle := len(c.pending) == 0
+	c.outMu.Unlock()
+	if idle {
+		c.tryEnqueue(frame{head: c.d.keepAlive})
+	}
+	c.timerMu.Lock()
+	if c.keepAlive != nil && !c.ending() {
+		c.keepAlive.Reset(c.opts.pingInterval)
+	}
+	c.timerMu.Unlock()
+}
+
+// stopTimers stops every timer of the connection.
+func (c *wsConn) stopTimers() {
+	c.timerMu.Lock()
+	defer c.timerMu.Unlock()
+	for _, t := range []*time.Timer{c.initTimer, c.keepAlive, c.expiry} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
 // end starts ending the connection with a close code and reason; only the
-// first call counts. The writer flushes the frames already queued, then sends
-// the close frame. Operations are cancelled after done is closed so that none
-// of them mistakes the cancellation for a normal completion.
+// first call counts. The frames already queued are flushed, then the close
+// frame. Operations are cancelled after done is closed so that none of them
+// mistakes the cancellation for a normal completion.
 func (c *wsConn) end(code ws.StatusCode, reason string) {
+	first := false
 	c.endOnce.Do(func() {
+		first = true
 		c.code, c.reason = code, closeReason(reason)
 		close(c.done)
 
@@ -101,6 +195,12 @@ func (c *wsConn) end(code ws.StatusCode, reason string) {
 		c.mu.Unlock()
 		c.cancel()
 	})
+	if first {
+		c.stopTimers()
+		c.outMu.Lock()
+		c.kickLocked()
+		c.outMu.Unlock()
+	}
 }
 
 // ending reports whether end has been called.
@@ -130,7 +230,7 @@ func (c *wsConn) readLoop() {
 			c.end(ws.StatusNormalClosure, "")
 			return
 		case in.op == ws.OpPing:
-			c.trySend(frame{op: ws.OpPong, head: in.payload})
+			c.tryEnqueue(frame{op: ws.OpPong, head: in.payload})
 			continue
 		case in.op == ws.OpPong:
 			continue
@@ -202,6 +302,9 @@ func (c *wsConn) initialise(m inbound) bool {
 	}
 	c.initReceived = true
 	close(c.initSeen)
+	c.timerMu.Lock()
+	c.initTimer.Stop()
+	c.timerMu.Unlock()
 
 	var initPayload map[string]any
 	if m.hasPayload() {
@@ -237,7 +340,7 @@ func (c *wsConn) initialise(m inbound) bool {
 	if c.d.legacy && !c.sendEncoded(c.d.keepAlive) {
 		return false
 	}
-	c.authed <- expires
+	c.startTimers(expires)
 	c.opened = true
 	if c.opts.onOpen != nil {
 		c.opts.onOpen(ctx)
@@ -271,21 +374,104 @@ func (c *wsConn) send(m outbound) bool {
 
 // sendEncoded queues an encoded frame; see send.
 func (c *wsConn) sendEncoded(b []byte) bool {
-	select {
-	case c.out <- frame{head: b}:
-		return true
-	case <-c.done:
-		return false
-	}
+	return c.enqueue(frame{head: b}, nil, nil)
 }
 
-// trySend queues a frame unless the queue is full: an answer to a ping may
-// be dropped when frames are flowing anyway.
-func (c *wsConn) trySend(f frame) {
-	select {
-	case c.out <- f:
-	default:
+// enqueue queues f and writes the queue out unless another goroutine is
+// doing so. While the queue is full it waits for room, and gives up,
+// reporting false, when the connection ends or cancel or abort closes first.
+func (c *wsConn) enqueue(f frame, cancel, abort <-chan struct{}) bool {
+	c.outMu.Lock()
+	for len(c.pending) >= c.opts.sendQueue {
+		c.outMu.Unlock()
+		select {
+		case <-c.space:
+		case <-c.done:
+			return false
+		case <-cancel:
+			return false
+		case <-abort:
+			return false
+		}
+		c.outMu.Lock()
 	}
+	if c.ending() {
+		c.outMu.Unlock()
+		return false
+	}
+	c.pending = append(c.pending, f)
+	c.kickLocked()
+	c.outMu.Unlock()
+	return true
+}
+
+// tryEnqueue queues f unless the queue is full: an answer to a ping or a
+// keep-alive may be dropped when frames are flowing anyway.
+func (c *wsConn) tryEnqueue(f frame) {
+	c.outMu.Lock()
+	if len(c.pending) >= c.opts.sendQueue || c.ending() {
+		c.outMu.Unlock()
+		return
+	}
+	c.pending = append(c.pending, f)
+	c.kickLocked()
+	c.outMu.Unlock()
+}
+
+// kickLocked starts a writer goroutine unless one is running; outMu is
+// held. The writer exists only while there is something to write: an idle
+// connection has none, and a producer never waits for the socket, so the
+// frames queued while a write is under way go out together in the next one.
+func (c *wsConn) kickLocked() {
+	if c.writing {
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.drain()
+}
+
+// drain writes the queue out, with one system call per batch, until it is
+// empty. Once the connection is ending, it writes the close frame after the
+// last batch and gives the peer closeWait to answer before the reader stops
+// waiting.
+func (c *wsConn) drain() {
+	defer c.writers.Done()
+	c.outMu.Lock()
+	for {
+		batch := c.pending
+		if len(batch) == 0 {
+			if !c.ending() || c.closeSent {
+				break
+			}
+			c.closeSent = true
+			batch = append(batch, closeFrame(c.code, c.reason))
+		}
+		c.pending = c.spare[:0]
+		c.outMu.Unlock()
+		select {
+		case c.space <- struct{}{}:
+		default:
+		}
+		err := c.write(batch)
+		closing := batch[len(batch)-1].op == ws.OpClose
+		clear(batch) // let the written bytes go
+		c.outMu.Lock()
+		c.spare = batch[:0]
+		if err != nil {
+			c.writing = false
+			c.outMu.Unlock()
+			c.abort()
+			return
+		}
+		if closing {
+			// The peer answers with its close frame, which ends the reader;
+			// one that does not is cut off after closeWait.
+			_ = c.conn.conn.SetReadDeadline(time.Now().Add(closeWait))
+		}
+	}
+	c.writing = false
+	c.outMu.Unlock()
 }
 
 // sendErrors queues an error message for operation id.
@@ -295,93 +481,6 @@ func (c *wsConn) sendErrors(id string, errs gqlerror.List) bool {
 		payload, _ = c.d.errorPayload(gqlerror.List{{Message: "internal error"}})
 	}
 	return c.send(outbound{ID: id, Type: msgError, Payload: payload})
-}
-
-// writeLoop is the connection's only writer, so frames never interleave and
-// a slow client costs one blocked goroutine; it writes every frame waiting in
-// the queue with one flush (answers to WebSocket pings included). It also
-// keeps the connection's time: the initialisation timeout, the
-// keep-alive, the credential's expiry, and server shutdown (stop), so that a
-// connection needs no goroutine of its own for timers. Once the connection is
-// ending it flushes what was queued before (a connection_error must precede
-// the close frame) and performs the close handshake.
-func (c *wsConn) writeLoop(stop <-chan struct{}) {
-	defer c.wg.Done()
-
-	initTimer := time.NewTimer(c.opts.initTimeout)
-	defer initTimer.Stop()
-	initTimeout, initSeen, authed := initTimer.C, c.initSeen, c.authed
-	var ping *time.Ticker
-	var expiry *time.Timer
-	var keepAlive, expired <-chan time.Time
-	defer func() {
-		if ping != nil {
-			ping.Stop()
-		}
-		if expiry != nil {
-			expiry.Stop()
-		}
-	}()
-
-	batch := make([]frame, 0, 8)
-	for {
-		select {
-		case f := <-c.out:
-			// Everything queued goes out with one flush.
-			batch = append(batch[:0], f)
-			for n := len(c.out); n > 0; n-- {
-				batch = append(batch, <-c.out)
-			}
-			err := c.write(batch)
-			clear(batch) // let the written bytes go
-			if err != nil {
-				c.abort()
-				return
-			}
-		case <-c.done:
-			batch = batch[:0]
-			for n := len(c.out); n > 0; n-- {
-				batch = append(batch, <-c.out)
-			}
-			batch = append(batch, closeFrame(c.code, c.reason))
-			if err := c.write(batch); err != nil {
-				c.abort()
-				return
-			}
-			// The peer answers with its close frame, which ends the reader;
-			// one that does not is cut off after closeWait.
-			_ = c.conn.conn.SetReadDeadline(time.Now().Add(closeWait))
-			return
-		case <-initSeen:
-			initSeen, initTimeout = nil, nil
-			initTimer.Stop()
-		case <-initTimeout:
-			initTimeout = nil
-			c.end(closeInitTimeout, reasonInitTimeout)
-		case expires := <-authed:
-			authed = nil
-			ping = time.NewTicker(c.opts.pingInterval)
-			keepAlive = ping.C
-			if !expires.IsZero() {
-				expiry = time.NewTimer(time.Until(expires))
-				expired = expiry.C
-			}
-		case <-keepAlive:
-			// Frames waiting to be written keep the connection alive anyway.
-			if len(c.out) == 0 {
-				if err := c.write([]frame{{head: c.d.keepAlive}}); err != nil {
-					c.abort()
-					return
-				}
-			}
-		case <-expired:
-			expired = nil
-			c.end(closeForbidden, reasonTokenExpired)
-		case <-stop:
-			stop = nil
-			c.end(statusServiceRestart, reasonServiceRestart)
-		}
-	}
 }
 
 // frame is an encoded message queued for the writer: head, then body, then

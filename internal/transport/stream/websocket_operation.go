@@ -192,11 +192,7 @@ func (c *wsConn) pull(ctx context.Context, op *operation, rc *graphql.OperationC
 		}
 		b = append(b, '}')
 		// A stopped operation gives up its place in a full queue at once.
-		select {
-		case c.out <- frame{head: b, result: op.kind != "", committed: op.commits.next()}:
-		case <-c.done:
-			return
-		case <-ctx.Done():
+		if !c.enqueue(frame{head: b, result: op.kind != "", committed: op.commits.next()}, ctx.Done(), nil) {
 			return
 		}
 	}
