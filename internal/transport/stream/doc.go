@@ -11,8 +11,10 @@
 // They replace gqlgen's stock transport.Websocket and transport.SSE because the
 // API contract needs exact close codes, a per-connection operation limit,
 // presence hooks, credential expiry and terminal errors ([Fail]), and because
-// this is the layer to optimise for many idle subscribers: each WebSocket has
-// exactly one writer goroutine fed by a bounded queue.
+// this is the layer to optimise for many subscribers: an idle WebSocket costs
+// one goroutine and no buffers, queued frames go out with one flush, and
+// subscriptions taken by a [Pusher] cost the transport no goroutine and
+// share their encoded results.
 //
 // Graceful shutdown: hijacked WebSockets and never-ending SSE responses are
 // invisible to http.Server.Shutdown, so call the transports' Shutdown methods
