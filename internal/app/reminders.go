@@ -447,52 +447,9 @@ func (s *Service) staleOrEarly(reminderID, token string) error {
 	return nil
 }
 
-// postAsSystem posts a message authored by the system member into a room,
-// once per clientMessageID.
+// postAsSystem posts a message authored by the reminders' system member
+// into a room, once per clientMessageID.
 func (s *Service) postAsSystem(ctx context.Context, roomID, text, clientMessageID string) error {
-	if err := s.ensureSystemMember(ctx); err != nil {
-		return err
-	}
-	var events []domain.Event
-	err := s.store.Update(ctx, func(ctx context.Context, tx Tx) error {
-		events = events[:0]
-		if _, err := tx.Room(ctx, roomID); err != nil {
-			return err
-		}
-		if _, err := tx.MessageByClientID(ctx, roomID, domain.SystemMemberID, clientMessageID); err == nil {
-			return nil
-		} else if !errors.Is(err, domain.ErrNotFound) {
-			return err
-		}
-		now := s.clock.Now()
-		msg := domain.Message{ID: s.ids.New(), RoomID: roomID, AuthorID: domain.SystemMemberID, Text: text, ClientMessageID: clientMessageID, CreatedAt: now}
-		e, err := tx.AppendEvent(ctx, domain.Event{RoomID: roomID, Type: domain.EventMessageSent, At: now, ActorID: domain.SystemMemberID, MessageID: msg.ID})
-		if err != nil {
-			return err
-		}
-		msg.Seq = e.Seq
-		if err := tx.InsertMessage(ctx, msg); err != nil {
-			return err
-		}
-		e.Message = &msg
-		events = append(events, e)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	s.publish(ctx, events)
-	return nil
-}
-
-func (s *Service) ensureSystemMember(ctx context.Context) error {
-	if m, ok := s.cachedMember(domain.SystemMemberID); ok && m.Name == domain.SystemMemberName {
-		return nil
-	}
-	m, err := s.store.EnsureMember(ctx, domain.Member{ID: domain.SystemMemberID, Name: domain.SystemMemberName, CreatedAt: s.clock.Now()})
-	if err != nil {
-		return fmt.Errorf("system member: %w", err)
-	}
-	s.members.Add(m.ID, cachedMember{m: m, at: s.clock.Now()})
-	return nil
+	_, err := s.postAs(ctx, domain.Member{ID: domain.SystemMemberID, Name: domain.SystemMemberName}, roomID, text, clientMessageID)
+	return err
 }
