@@ -48,9 +48,7 @@ func (o observer) aroundOperations(ctx context.Context, next graphql.OperationHa
 	if rc.Operation.Operation == ast.Subscription {
 		// A subscription lasts as long as its client wants; the transports
 		// count it while it is active.
-		o.metrics.Operation(field, typ, codeOK, 0)
-		o.log.LogAttrs(ctx, slog.LevelInfo, "operation", slog.String("type", typ), slog.String("field", field),
-			slog.String("request_id", server.RequestID(ctx)))
+		o.subscription(ctx, field)
 		return next(ctx)
 	}
 
@@ -72,6 +70,14 @@ func (o observer) aroundOperations(ctx context.Context, next graphql.OperationHa
 			slog.String("code", code), slog.Duration("duration", d), slog.String("request_id", server.RequestID(ctx)))
 		return resp
 	}
+}
+
+// subscription records the start of a subscription, pushed or run by the
+// executor.
+func (o observer) subscription(ctx context.Context, field string) {
+	o.metrics.Operation(field, string(ast.Subscription), codeOK, 0)
+	o.log.LogAttrs(ctx, slog.LevelInfo, "operation", slog.String("type", string(ast.Subscription)), slog.String("field", field),
+		slog.String("request_id", server.RequestID(ctx)))
 }
 
 // rootField names an operation by its first root field; the schema bounds

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 
 	"github.com/nordkapp42/nordkapp42/internal/app"
 	"github.com/nordkapp42/nordkapp42/internal/domain"
-	"github.com/nordkapp42/nordkapp42/internal/server"
 	"github.com/nordkapp42/nordkapp42/internal/transport/stream"
 )
 
@@ -142,14 +140,6 @@ func executeEvent(ctx context.Context, ec *executionContext, field graphql.Colle
 	}
 	buf.WriteByte('}')
 	return buf.Bytes()
-}
-
-// subscription records the start of a pushed subscription as the
-// operation middleware records those of the executor.
-func (o observer) subscription(ctx context.Context, field string) {
-	o.metrics.Operation(field, string(ast.Subscription), codeOK, 0)
-	o.log.LogAttrs(ctx, slog.LevelInfo, "operation", slog.String("type", string(ast.Subscription)), slog.String("field", field),
-		slog.String("request_id", server.RequestID(ctx)))
 }
 
 // viewerFields are the fields reachable from a RoomEvent whose value
