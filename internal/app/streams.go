@@ -39,7 +39,7 @@ type Done func(err error)
 // Every event is delivered once, in sequence order, with no gap: live events
 // already seen are dropped and a gap is filled from the store.
 func (s *Service) RoomEvents(ctx context.Context, actor, roomID string, after *string, done Done) (<-chan *domain.Event, error) {
-	out, deliver := channelDelivery(ctx)
+	out, deliver := channelDelivery()
 	if err := s.FollowRoomEvents(ctx, actor, roomID, after, deliver, closing(out, done)); err != nil {
 		return nil, err
 	}
@@ -98,15 +98,10 @@ func (s *Service) FollowRoomEvents(ctx context.Context, actor, roomID string, af
 	return nil
 }
 
-// channelDelivery is a Deliver that sends into a buffered channel, telling
-// the emit hook of ctx (WithEmitHook) about each event first.
-func channelDelivery(ctx context.Context) (chan *domain.Event, Deliver) {
+// channelDelivery is a Deliver that sends into a buffered channel.
+func channelDelivery() (chan *domain.Event, Deliver) {
 	out := make(chan *domain.Event, streamBuffer)
-	hook := liveHook(ctx)
-	return out, func(ctx context.Context, e *domain.Event, committed time.Time, abort <-chan struct{}) bool {
-		if hook != nil {
-			hook(committed)
-		}
+	return out, func(ctx context.Context, e *domain.Event, _ time.Time, abort <-chan struct{}) bool {
 		select {
 		case out <- e:
 			return true
@@ -134,7 +129,7 @@ func closing(out chan *domain.Event, done Done) Done {
 // added to join the stream with their MEMBER_JOINED event; rooms the actor
 // leaves drop out after their MEMBER_LEFT event.
 func (s *Service) MyEvents(ctx context.Context, actor string, done Done) (<-chan *domain.Event, error) {
-	out, deliver := channelDelivery(ctx)
+	out, deliver := channelDelivery()
 	if err := s.FollowMyEvents(ctx, actor, deliver, closing(out, done)); err != nil {
 		return nil, err
 	}
@@ -196,22 +191,6 @@ type follower struct {
 	gapC     <-chan time.Time
 	// deliver hands each event to the consumer.
 	deliver Deliver
-}
-
-type emitHookKey struct{}
-
-// WithEmitHook has the event streams started with the returned context call
-// hook right before they hand over each event, in order: with the event's
-// commit time when it came live from the fan-out, with zero when it was read
-// back from the store (a replay after a cursor or a gap). Transports use it
-// to measure delivery latency.
-func WithEmitHook(ctx context.Context, hook func(committed time.Time)) context.Context {
-	return context.WithValue(ctx, emitHookKey{}, hook)
-}
-
-func liveHook(ctx context.Context) func(time.Time) {
-	hook, _ := ctx.Value(emitHookKey{}).(func(time.Time))
-	return hook
 }
 
 func (f *follower) run(ctx context.Context, done Done, start func(context.Context) error) {

@@ -411,7 +411,7 @@ func (r *subscriptionResolver) RoomEvents(ctx context.Context, roomID string, af
 	if err != nil {
 		return nil, err
 	}
-	return r.svc.RoomEvents(timed(ctx), actor, roomID, after, r.endStream(ctx))
+	return r.svc.RoomEvents(ctx, actor, roomID, after, r.endStream(ctx))
 }
 
 // MyEvents is the resolver for the myEvents field.
@@ -420,7 +420,7 @@ func (r *subscriptionResolver) MyEvents(ctx context.Context) (<-chan *domain.Eve
 	if err != nil {
 		return nil, err
 	}
-	return r.svc.MyEvents(timed(ctx), actor, r.endStream(ctx))
+	return r.svc.MyEvents(ctx, actor, r.endStream(ctx))
 }
 
 // MyRooms is the resolver for the myRooms field.

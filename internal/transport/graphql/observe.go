@@ -13,22 +13,14 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/nordkapp42/nordkapp42/internal/app"
 	"github.com/nordkapp42/nordkapp42/internal/metrics"
 	"github.com/nordkapp42/nordkapp42/internal/server"
-	"github.com/nordkapp42/nordkapp42/internal/transport/stream"
 )
 
 // codeOK is the code label of an operation without errors.
 const codeOK = "OK"
 
 var tracer = otel.Tracer("github.com/nordkapp42/nordkapp42/internal/transport/graphql")
-
-// timed has the event streams started with ctx tell the transport when each
-// event committed, so that it can measure delivery latency.
-func timed(ctx context.Context) context.Context {
-	return app.WithEmitHook(ctx, func(at time.Time) { stream.Committed(ctx, at) })
-}
 
 // observer records every operation: a metric, a trace span (when tracing is
 // on) and one log line. It identifies an operation by its root field and

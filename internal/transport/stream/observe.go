@@ -1,8 +1,6 @@
 package stream
 
 import (
-	"context"
-	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -27,8 +25,8 @@ type Observer interface {
 	SubscriptionStarted(kind string)
 	SubscriptionEnded(kind string)
 	// Delivered is called once a subscription result has been written to the
-	// client. committed is when its event committed (see Committed), zero
-	// when nobody said.
+	// client. committed is when its event committed, as the Pusher said
+	// (Sink.Result); zero for results pulled from the executor.
 	Delivered(transport string, committed time.Time)
 }
 
@@ -46,54 +44,6 @@ func observerOr(o Observer) Observer {
 		return noObserver{}
 	}
 	return o
-}
-
-// commitTimes queues the commit times of the events a subscription's
-// resolver has handed to the executor but the transport has not written
-// yet. Every event becomes exactly one result, in order, so the transport
-// takes the oldest time after each result it pulls.
-type commitTimes struct {
-	mu    sync.Mutex
-	times []time.Time
-}
-
-type commitTimesKey struct{}
-
-// withCommitTimes gives a subscription's context a queue of commit times.
-func withCommitTimes(ctx context.Context) (context.Context, *commitTimes) {
-	c := &commitTimes{}
-	return context.WithValue(ctx, commitTimesKey{}, c), c
-}
-
-// Committed tells the transport serving the subscription of ctx when the
-// event behind its next result was committed, so that the result's delivery
-// latency can be measured once it is written. Call it once per event, in
-// order, before handing the event over; outside these transports it does
-// nothing.
-func Committed(ctx context.Context, at time.Time) {
-	c, ok := ctx.Value(commitTimesKey{}).(*commitTimes)
-	if !ok {
-		return
-	}
-	c.mu.Lock()
-	c.times = append(c.times, at)
-	c.mu.Unlock()
-}
-
-// next takes the commit time of the result just pulled; zero when none was
-// recorded.
-func (c *commitTimes) next() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.times) == 0 {
-		return time.Time{}
-	}
-	at := c.times[0]
-	c.times = c.times[1:]
-	if len(c.times) == 0 {
-		c.times = nil // let the backing array go between bursts
-	}
-	return at
 }
 
 // subscriptionKind is the root field of a subscription operation, or "" for

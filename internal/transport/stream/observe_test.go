@@ -66,7 +66,8 @@ func (r *recorder) committed() []time.Time {
 func TestWebSocketObserverSeesConnectionSubscriptionAndDeliveries(t *testing.T) {
 	t.Parallel()
 	obs := &recorder{}
-	ts, f := serve(t, &stream.WebSocket{Observer: obs}, nil)
+	pusher := &pushed{subs: make(chan pushedSub, 1)}
+	ts, f := serve(t, &stream.WebSocket{Observer: obs, Pusher: pusher}, nil)
 	c := dial(t, ts, transportWS)
 	c.init("")
 
@@ -75,46 +76,62 @@ func TestWebSocketObserverSeesConnectionSubscriptionAndDeliveries(t *testing.T) 
 	c.expectNext("q", `{"data":{"name":"test"}}`)
 	c.expectComplete("q")
 
-	c.subscribe("1", events("a"))
-	sub := f.await(t, "a")
+	// A pushed result carries the commit time the Pusher gives.
+	c.subscribe("1", events("pushed"))
+	s := pusher.await(t)
 	at := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
-	stream.Committed(sub.ctx, at)
-	sub.publish(t, "live")
+	s.sink.Result([]byte(`{"data":{"events":"live"}}`), at, nil)
 	c.expectNext("1", `{"data":{"events":"live"}}`)
-	sub.publish(t, "replayed") // nobody said when it committed
-	c.expectNext("1", `{"data":{"events":"replayed"}}`)
-	sub.end()
+	s.sink.End(nil)
 	c.expectComplete("1")
-	obs.await(t, "open websocket", "start events", "delivered websocket", "delivered websocket", "end events")
+
+	// A pulled one has none.
+	c.subscribe("2", events("a"))
+	sub := f.await(t, "a")
+	sub.publish(t, "pulled")
+	c.expectNext("2", `{"data":{"events":"pulled"}}`)
+	sub.end()
+	c.expectComplete("2")
+	obs.await(t, "open websocket", "start events", "delivered websocket", "end events",
+		"start events", "delivered websocket", "end events")
 	if diff := cmp.Diff([]time.Time{at, {}}, obs.committed()); diff != "" {
 		t.Errorf("committed times (-want +got):\n%s", diff)
 	}
 
 	_ = c.conn.Close(websocket.StatusNormalClosure, "")
-	obs.await(t, "open websocket", "start events", "delivered websocket", "delivered websocket", "end events", "close websocket")
+	obs.await(t, "open websocket", "start events", "delivered websocket", "end events",
+		"start events", "delivered websocket", "end events", "close websocket")
 }
 
 func TestSSEObserverSeesStreamAndDeliveries(t *testing.T) {
 	t.Parallel()
 	obs := &recorder{}
-	ts, f := serve(t, nil, &stream.SSE{Observer: obs})
+	pusher := &pushed{subs: make(chan pushedSub, 1)}
+	ts, f := serve(t, nil, &stream.SSE{Observer: obs, Pusher: pusher})
 
 	q := postSSE(t, ts, sseRequest(`{ name }`))
 	q.expectNext(`{"data":{"name":"test"}}`)
 	q.expectComplete()
 
-	c := postSSE(t, ts, sseRequest(events("a")))
-	sub := f.await(t, "a")
+	c := postSSE(t, ts, sseRequest(events("pushed")))
+	s := pusher.await(t)
 	for i := range 3 {
-		at := time.Unix(int64(1000+i), 0)
-		stream.Committed(sub.ctx, at)
-		sub.publish(t, fmt.Sprint(i))
+		s.sink.Result(fmt.Appendf(nil, `{"data":{"events":"%d"}}`, i), time.Unix(int64(1000+i), 0), nil)
 		c.expectNext(fmt.Sprintf(`{"data":{"events":"%d"}}`, i))
 	}
+	s.sink.End(nil)
+	c.expectComplete()
+
+	c = postSSE(t, ts, sseRequest(events("a")))
+	sub := f.await(t, "a")
+	sub.publish(t, "pulled")
+	c.expectNext(`{"data":{"events":"pulled"}}`)
 	sub.end()
 	c.expectComplete()
-	obs.await(t, "open sse", "start events", "delivered sse", "delivered sse", "delivered sse", "end events", "close sse")
-	want := []time.Time{time.Unix(1000, 0), time.Unix(1001, 0), time.Unix(1002, 0)}
+
+	obs.await(t, "open sse", "start events", "delivered sse", "delivered sse", "delivered sse", "end events", "close sse",
+		"open sse", "start events", "delivered sse", "end events", "close sse")
+	want := []time.Time{time.Unix(1000, 0), time.Unix(1001, 0), time.Unix(1002, 0), {}}
 	if diff := cmp.Diff(want, obs.committed()); diff != "" {
 		t.Errorf("committed times (-want +got):\n%s", diff)
 	}

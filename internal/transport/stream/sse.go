@@ -182,13 +182,12 @@ func (t *SSE) serve(s *sseStream, r *http.Request, exec graphql.GraphExecutor, p
 	}
 
 	opCtx, f := withFate(graphql.WithOperationContext(ctx, rc))
-	opCtx, commits := withCommitTimes(opCtx)
 	results := make(chan result, 1)
 	pulled := make(chan struct{})
 	pushed := kind != "" && t.Pusher != nil &&
 		t.Pusher.Push(opCtx, rc, &sseSink{ctx: opCtx, f: f, results: results, done: pulled})
 	if !pushed {
-		go pullSSE(opCtx, exec, rc, f, commits, results, pulled)
+		go pullSSE(opCtx, exec, rc, f, results, pulled)
 	}
 	// Runs before OnClose (deferred earlier): the operation has stopped when
 	// the presence hook hears of it.
@@ -288,7 +287,7 @@ func (s *sseSink) End(err *gqlerror.Error) {
 
 // pullSSE pulls the operation's responses into results until the stream ends
 // or ctx is cancelled, then closes results and pulled.
-func pullSSE(ctx context.Context, exec graphql.GraphExecutor, rc *graphql.OperationContext, f *fate, commits *commitTimes, results chan<- result, pulled chan<- struct{}) {
+func pullSSE(ctx context.Context, exec graphql.GraphExecutor, rc *graphql.OperationContext, f *fate, results chan<- result, pulled chan<- struct{}) {
 	defer close(pulled)
 	defer close(results)
 	defer func() {
@@ -308,7 +307,7 @@ func pullSSE(ctx context.Context, exec graphql.GraphExecutor, rc *graphql.Operat
 		// response later, on another goroutine, so it gets its own copy.
 		resp.Data = bytes.Clone(resp.Data)
 		select {
-		case results <- result{Response: resp, committed: commits.next()}:
+		case results <- result{Response: resp}:
 		case <-ctx.Done():
 			return
 		}

@@ -28,10 +28,9 @@ type wsConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	done     chan struct{}  // closed when the connection starts ending
-	initSeen chan struct{}  // closed by the reader on connection_init
-	wg       sync.WaitGroup // operation goroutines and pushed operations
-	writers  sync.WaitGroup // the writer goroutine, while it runs
+	done    chan struct{}  // closed when the connection starts ending
+	wg      sync.WaitGroup // operation goroutines and pushed operations
+	writers sync.WaitGroup // the writer goroutine, while it runs
 
 	// The send queue, written out by a goroutine that runs only while
 	// there is something to write (see kickLocked).
@@ -72,18 +71,17 @@ type wsConn struct {
 func newWSConn(opts wsOptions, conn *wsIO, r *http.Request, exec graphql.GraphExecutor) *wsConn {
 	ctx, cancel := context.WithCancel(r.Context())
 	return &wsConn{
-		opts:     opts,
-		conn:     conn,
-		d:        dialectFor(conn.protocol),
-		req:      r,
-		exec:     exec,
-		ctx:      ctx,
-		cancel:   cancel,
-		done:     make(chan struct{}),
-		initSeen: make(chan struct{}),
-		space:    make(chan struct{}, 1),
-		ops:      map[string]*operation{},
-		opCtx:    ctx,
+		opts:   opts,
+		conn:   conn,
+		d:      dialectFor(conn.protocol),
+		req:    r,
+		exec:   exec,
+		ctx:    ctx,
+		cancel: cancel,
+		done:   make(chan struct{}),
+		space:  make(chan struct{}, 1),
+		ops:    map[string]*operation{},
+		opCtx:  ctx,
 	}
 }
 
@@ -301,7 +299,6 @@ func (c *wsConn) initialise(m inbound) bool {
 		return false
 	}
 	c.initReceived = true
-	close(c.initSeen)
 	c.timerMu.Lock()
 	c.initTimer.Stop()
 	c.timerMu.Unlock()

@@ -14,10 +14,9 @@ import (
 
 // operation is one active operation of a connection.
 type operation struct {
-	id      string
-	cancel  context.CancelFunc
-	kind    string // the subscription's root field; "" for others
-	commits *commitTimes
+	id     string
+	cancel context.CancelFunc
+	kind   string // the subscription's root field; "" for others
 }
 
 // subscribe handles subscribe (legacy: start): validate, then hand a
@@ -68,8 +67,7 @@ func (c *wsConn) subscribe(m inbound, received time.Time) bool {
 	ctx = graphql.WithOperationContext(ctx, rc)
 	ctx, cancel := context.WithCancel(ctx)
 	ctx, f := withFate(ctx)
-	ctx, commits := withCommitTimes(ctx)
-	op := &operation{id: m.ID, cancel: cancel, kind: subscriptionKind(rc), commits: commits}
+	op := &operation{id: m.ID, cancel: cancel, kind: subscriptionKind(rc)}
 
 	c.mu.Lock()
 	if c.closing {
@@ -192,7 +190,7 @@ func (c *wsConn) pull(ctx context.Context, op *operation, rc *graphql.OperationC
 		}
 		b = append(b, '}')
 		// A stopped operation gives up its place in a full queue at once.
-		if !c.enqueue(frame{head: b, result: op.kind != "", committed: op.commits.next()}, ctx.Done(), nil) {
+		if !c.enqueue(frame{head: b, result: op.kind != ""}, ctx.Done(), nil) {
 			return
 		}
 	}
