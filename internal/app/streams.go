@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nordkapp42/nordkapp42/internal/domain"
@@ -94,7 +95,7 @@ func (s *Service) FollowRoomEvents(ctx context.Context, actor, roomID string, af
 		from = room.Seq
 	}
 	f := &follower{s: s, actor: actor, sub: sub, pos: map[string]int64{roomID: from}, deliver: deliver}
-	go f.run(ctx, done, func(ctx context.Context) error { return f.catchUp(ctx, roomID) })
+	f.start(ctx, done, func(ctx context.Context) error { return f.catchUp(ctx, roomID) })
 	return nil
 }
 
@@ -144,7 +145,7 @@ func (s *Service) FollowMyEvents(ctx context.Context, actor string, deliver Deli
 		return fmt.Errorf("subscribe my events: %w", err)
 	}
 	f := &follower{s: s, actor: actor, sub: sub, pos: pos, all: true, deliver: deliver}
-	go f.run(ctx, done, nil)
+	f.start(ctx, done, nil)
 	return nil
 }
 
@@ -178,64 +179,124 @@ func (s *Service) followMyRooms(ctx context.Context, actor string) (*realtime.Su
 
 // follower turns the live envelopes of a hub subscription into gap-free,
 // duplicate-free, ordered per-room event streams.
+//
+// A follower has no goroutine of its own while it waits: the hub's OnReady,
+// the context's end and the reorder timer each start a worker (kick) unless
+// one is running, and the worker returns once nothing is left to do. A room
+// with thousands of idle subscribers then costs no goroutine stacks, and a
+// busy one a worker per subscriber only while its events are handed on.
+// Workers run one at a time (running), so the fields below need no lock.
 type follower struct {
 	s     *Service
+	ctx   context.Context
+	done  Done
 	actor string
 	sub   *realtime.Subscription
 	pos   map[string]int64 // room → seq of the last event delivered
 	all   bool             // following all the actor's rooms (MyEvents)
 	// held are live events ahead of their room's position, by room, in seq
-	// order; gapC fires when the oldest gap has waited Config.ReorderWait.
+	// order; the gap timer sets gapDue when the oldest gap has waited
+	// Config.ReorderWait.
 	held     map[string][]*domain.Event
 	gapTimer *time.Timer
-	gapC     <-chan time.Time
+	gapArmed bool
+	gapDue   atomic.Bool
 	// deliver hands each event to the consumer.
 	deliver Deliver
+
+	running  atomic.Bool // a worker runs
+	finished bool        // the stream has ended and done was called
+	stopCtx  func() bool // unregisters the kick on ctx's end
 }
 
-func (f *follower) run(ctx context.Context, done Done, start func(context.Context) error) {
-	defer f.sub.Close()
-	err := f.loop(ctx, start)
-	if errors.Is(err, errStreamEnd) || ctx.Err() != nil {
+// start runs the follower: start (when not nil) first, then whatever the
+// subscription brings, until ctx ends or the stream ends; done is called once.
+func (f *follower) start(ctx context.Context, done Done, start func(context.Context) error) {
+	f.ctx, f.done = ctx, done
+	f.running.Store(true)
+	f.sub.OnReady(f.kick)
+	f.stopCtx = context.AfterFunc(ctx, f.kick)
+	go f.work(start)
+}
+
+// kick starts a worker unless one is running.
+func (f *follower) kick() {
+	if f.running.CompareAndSwap(false, true) {
+		go f.work(nil)
+	}
+}
+
+// work handles what is due, then returns. A kick that came while it was
+// busy found running set and started nothing, so before returning the worker
+// looks once more, after clearing running, and goes on if there is work and
+// no other worker took it.
+func (f *follower) work(start func(context.Context) error) {
+	for {
+		if !f.finished {
+			if ended, err := f.steps(start); ended {
+				f.finish(err)
+			}
+			start = nil
+		}
+		finished := f.finished // read before another worker may start
+		f.running.Store(false)
+		if finished || !f.due() || !f.running.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// due reports whether a worker has something to do.
+func (f *follower) due() bool {
+	return f.ctx.Err() != nil || f.gapDue.Load() || f.sub.Pending()
+}
+
+// finish ends the stream: done is told why, then the subscription is closed.
+func (f *follower) finish(err error) {
+	f.finished = true
+	f.stopCtx()
+	if f.gapTimer != nil {
+		f.gapTimer.Stop()
+	}
+	if errors.Is(err, errStreamEnd) || f.ctx.Err() != nil {
 		err = nil
 	}
-	if done != nil {
-		done(err)
+	if f.done != nil {
+		f.done(err)
 	}
+	f.sub.Close()
 }
 
-func (f *follower) loop(ctx context.Context, start func(context.Context) error) error {
+// steps handles everything due now, and reports ended (with why) when the
+// stream is over.
+func (f *follower) steps(start func(context.Context) error) (ended bool, err error) {
+	ctx := f.ctx
 	if start != nil {
 		if err := start(ctx); err != nil {
-			return err
+			return true, err
 		}
 	}
-	defer func() {
-		if f.gapTimer != nil {
-			f.gapTimer.Stop()
-		}
-	}()
 	for {
+		if ctx.Err() != nil {
+			return true, nil
+		}
+		if f.gapDue.Swap(false) {
+			f.gapArmed = false
+			if err := f.fillGaps(ctx); err != nil {
+				return true, err
+			}
+		}
 		env, ok := f.sub.Next()
 		if !ok {
 			select {
-			case <-ctx.Done():
-				return nil
-			case <-f.sub.Ready():
-				continue
 			case <-f.sub.Done():
 				if env, ok = f.sub.Next(); !ok {
-					return f.sub.Err()
+					return true, f.sub.Err()
 				}
-			case <-f.gapC:
-				f.gapC = nil
-				if err := f.fillGaps(ctx); err != nil {
-					return err
-				}
-				continue
+			default:
+				return false, nil
 			}
 		}
-		var err error
 		switch {
 		case env.Event != nil:
 			err = f.take(ctx, env.Event)
@@ -243,7 +304,7 @@ func (f *follower) loop(ctx context.Context, start func(context.Context) error) 
 			err = f.resync(ctx, env.Resync)
 		}
 		if err != nil {
-			return err
+			return true, err
 		}
 	}
 }
@@ -275,15 +336,23 @@ func (f *follower) hold(e *domain.Event) bool {
 		f.held = map[string][]*domain.Event{}
 	}
 	f.held[e.RoomID] = slices.Insert(held, i, e)
-	if f.gapC == nil {
-		if f.gapTimer == nil {
-			f.gapTimer = time.NewTimer(f.s.cfg.ReorderWait)
-		} else {
-			f.gapTimer.Reset(f.s.cfg.ReorderWait)
-		}
-		f.gapC = f.gapTimer.C
+	if !f.gapArmed {
+		f.armGapTimer()
 	}
 	return true
+}
+
+// armGapTimer has a worker fill the gaps after Config.ReorderWait.
+func (f *follower) armGapTimer() {
+	f.gapArmed = true
+	if f.gapTimer == nil {
+		f.gapTimer = time.AfterFunc(f.s.cfg.ReorderWait, func() {
+			f.gapDue.Store(true)
+			f.kick()
+		})
+		return
+	}
+	f.gapTimer.Reset(f.s.cfg.ReorderWait)
 }
 
 // release emits the held events of the room that follow its position, in
@@ -315,10 +384,9 @@ func (f *follower) fillGaps(ctx context.Context) error {
 			return err
 		}
 	}
-	if len(f.held) > 0 {
+	if len(f.held) > 0 && !f.gapArmed {
 		// Events held past what the store had: wait for them once more.
-		f.gapTimer.Reset(f.s.cfg.ReorderWait)
-		f.gapC = f.gapTimer.C
+		f.armGapTimer()
 	}
 	return nil
 }

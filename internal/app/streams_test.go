@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -394,5 +395,37 @@ func TestRoomEventsReadTheStoreWhenAGapStays(t *testing.T) {
 	sendMessage(t, svc, alice, room.ID, "after")
 	if diff := cmp.Diff(seqRange(start+1, start+2), seqsOf(t, events, 2)); diff != "" {
 		t.Errorf("seqs delivered (-want +got):\n%s", diff)
+	}
+}
+
+// TestIdleStreamsHoldNoGoroutine checks that a stream waiting for events
+// costs no goroutine: tens of thousands of idle subscribers per node depend
+// on it. Not parallel, so that other tests' goroutines do not blur the count.
+func TestIdleStreamsHoldNoGoroutine(t *testing.T) {
+	const streams = 100
+	svc, _, _ := newFixture(t, fixtureOptions{})
+	room := createRoom(t, svc, alice, domain.KindPrivateGroup, "Team", bob)
+	base := runtime.NumGoroutine()
+	var chans []<-chan *domain.Event
+	for range streams {
+		events, _ := stream(t, myEvents(svc, bob))
+		chans = append(chans, events)
+	}
+	for round := range 2 {
+		text := fmt.Sprintf("round %d", round)
+		sendMessage(t, svc, alice, room.ID, text)
+		for i, events := range chans {
+			if e := recv(t, events, waitFor); e.Message == nil || e.Message.Text != text {
+				t.Fatalf("stream %d got %+v, want %q", i, seenOf(e), text)
+			}
+		}
+		// Workers return once their event is handed on.
+		deadline := time.Now().Add(waitFor)
+		for runtime.NumGoroutine() > base+streams/10 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d goroutines with %d idle streams, started from %d", runtime.NumGoroutine(), streams, base)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }

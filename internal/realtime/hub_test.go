@@ -481,6 +481,71 @@ func TestSlowConsumerIsEndedAlone(t *testing.T) {
 	}
 }
 
+// TestOnReadyTellsOfWork checks the callback a consumer without a parked
+// goroutine relies on: it hears of every envelope queued after the queue was
+// drained and of the subscription's end, and Pending agrees with it.
+func TestOnReadyTellsOfWork(t *testing.T) {
+	t.Parallel()
+	const queue = 2
+	h := realtime.NewHub(newCountingBroker(), realtime.HubOptions{QueueSize: queue})
+	s := subscribe(t, h, "room:r1")
+	if s.Pending() {
+		t.Fatal("Pending() on a new subscription")
+	}
+	publish(t, h, "room:r1", 1)
+	waitPending(t, s)
+
+	calls := make(chan struct{}, 16)
+	s.OnReady(func() { calls <- struct{}{} })
+	if len(calls) != 1 {
+		t.Fatalf("OnReady with an envelope queued called fn %d times, want once at once", len(calls))
+	}
+	<-calls
+	if got := next(t, s); got != 1 {
+		t.Fatalf("next = %d, want 1", got)
+	}
+	if s.Pending() {
+		t.Fatal("Pending() after the queue was drained")
+	}
+
+	publish(t, h, "room:r1", 2)
+	awaitCall(t, calls, "an envelope queued")
+	if !s.Pending() {
+		t.Error("Pending() = false with an envelope queued")
+	}
+	// One more than the queue holds ends the subscription as a slow consumer.
+	publish(t, h, "room:r1", 3, 4)
+	awaitCall(t, calls, "the subscription's end")
+	if diff := cmp.Diff([]int64{2, 3}, drain(t, s)); diff != "" {
+		t.Errorf("queued envelopes (-want +got):\n%s", diff)
+	}
+	if !s.Pending() {
+		t.Error("Pending() = false on an ended subscription")
+	}
+}
+
+// waitPending waits until s has an envelope queued.
+func waitPending(t *testing.T, s *realtime.Subscription) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !s.Pending() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no envelope queued within %v", waitFor)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// awaitCall waits for an OnReady call caused by what.
+func awaitCall(t *testing.T, calls <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-calls:
+	case <-time.After(waitFor):
+		t.Fatalf("OnReady not called for %s within %v", what, waitFor)
+	}
+}
+
 func TestAddAndRemove(t *testing.T) {
 	t.Parallel()
 	b := newCountingBroker()

@@ -53,12 +53,36 @@ type Subscription struct {
 	ended  bool         // done is closed
 	closed bool         // Close was called
 	err    error        // why the subscription ended, nil for Close
+	notify func()       // called with every token left on ready
 }
 
 // Ready receives a value when envelopes have been queued since Next last
 // found the queue empty, or when the subscription has ended. Wait on it, then
 // call Next until it reports false.
 func (s *Subscription) Ready() <-chan struct{} { return s.ready }
+
+// OnReady has fn called whenever Ready would receive a value: envelopes
+// were queued, or the subscription ended. It lets a consumer run only while
+// there is work instead of keeping a goroutine parked on Ready. If envelopes
+// are queued or the subscription has ended already, fn is called at once.
+// fn runs with the subscription's lock held, on the publisher's goroutine:
+// it must return quickly and must not call the subscription's methods.
+func (s *Subscription) OnReady(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notify = fn
+	if len(s.queue) > 0 || s.ended {
+		fn()
+	}
+}
+
+// Pending reports whether Next has an envelope to return or the
+// subscription has ended: whether a consumer woken by OnReady has work.
+func (s *Subscription) Pending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue) > 0 || s.ended
+}
 
 // Next returns the next queued envelope without blocking, and false when the
 // queue is empty. Every subscriber of a topic receives the same *Envelope,
@@ -110,11 +134,15 @@ func (s *Subscription) Err() error {
 	return s.err
 }
 
-// signal leaves a token on ready unless one is there already; mu is held.
+// signal leaves a token on ready unless one is there already, and tells
+// the OnReady callback; mu is held.
 func (s *Subscription) signal() {
 	select {
 	case s.ready <- struct{}{}:
 	default:
+	}
+	if s.notify != nil {
+		s.notify()
 	}
 }
 
