@@ -16,6 +16,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel"
 
 	"github.com/nordkapp42/nordkapp42/internal/app"
 	"github.com/nordkapp42/nordkapp42/internal/auth"
@@ -79,6 +80,9 @@ func NewHandler(svc *app.Service, cfg Options) *Handler {
 		PingInterval:     cfg.PingInterval,
 		Observer:         streamObserver(cfg.Metrics),
 		Pusher:           push,
+		// Operations read only the trace context from the upgrade request
+		// (see observer); the rest of its headers are let go.
+		OperationHeaders: otel.GetTextMapPropagator().Fields(),
 	}
 	h.sse = &stream.SSE{
 		OnOpen:       presence.open,

@@ -17,8 +17,8 @@ import (
 
 // pusher serves the event subscriptions (roomEvents, myEvents) by pushing
 // their results into the transport (stream.Pusher): the use case's follower
-// goroutine executes and encodes each event and queues it on the connection,
-// so a subscription costs one goroutine rather than two.
+// executes and encodes each event on its worker and queues it on the
+// connection, so a subscription waiting for events costs no goroutine.
 //
 // Subscribers with the same document, variables and, when the selection
 // reads viewer-dependent fields, the same viewer form a cohort: the hub hands
@@ -42,6 +42,7 @@ func (p *pusher) Push(ctx context.Context, rc *graphql.OperationContext, sink st
 	if rc.Operation == nil || rc.Operation.Operation != ast.Subscription {
 		return false
 	}
+	opCtx := graphql.WithOperationContext(ctx, rc)
 	ec := newExecutionContext(rc, p.es, nil)
 	fields := graphql.CollectFields(rc, rc.Operation.SelectionSet, subscriptionImplementors)
 	if len(fields) != 1 {
@@ -50,7 +51,7 @@ func (p *pusher) Push(ctx context.Context, rc *graphql.OperationContext, sink st
 	field := fields[0]
 	var fc *graphql.FieldContext
 	var err error
-	rctx := graphql.WithResponseContext(graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: "Subscription"}), ErrorPresenter, recoverPanic)
+	rctx := graphql.WithResponseContext(graphql.WithFieldContext(opCtx, &graphql.FieldContext{Object: "Subscription"}), ErrorPresenter, recoverPanic)
 	switch field.Name {
 	case "roomEvents":
 		fc, err = ec.fieldContext_Subscription_roomEvents(rctx, field)
@@ -73,21 +74,23 @@ func (p *pusher) Push(ctx context.Context, rc *graphql.OperationContext, sink st
 		return true
 	}
 
-	c := p.cohorts.join(cohortKey(rc, field, actor))
-	// Events are executed outside any one subscriber's lifetime: the bytes
-	// serve the whole cohort, so the first subscriber's cancellation must not
-	// cut them short.
-	execCtx := graphql.WithFieldContext(context.WithoutCancel(ctx), fc)
-	deliver := func(ctx context.Context, e *domain.Event, committed time.Time, abort <-chan struct{}) bool {
-		var resp []byte
+	// The subscription keeps only its cohort, which executes events with the
+	// state of the member that made it: every member would execute them
+	// alike. The rest of this request (rc, ec, the field context) can go.
+	c := p.cohorts.join(cohortKey(rc, field, actor), func() eventExecutor {
+		// Events are executed outside any one subscriber's lifetime: the
+		// bytes serve the whole cohort, so the first subscriber's
+		// cancellation must not cut them short.
+		execCtx := graphql.WithFieldContext(context.WithoutCancel(opCtx), fc)
+		return func(e *domain.Event) []byte { return executeEvent(execCtx, ec, field, e) }
+	})
+	deliver := func(_ context.Context, e *domain.Event, committed time.Time, abort <-chan struct{}) bool {
 		if committed.IsZero() {
 			// Read back from the store for this subscriber alone: no one
 			// else has this *domain.Event.
-			resp = executeEvent(execCtx, ec, field, e)
-		} else {
-			resp = c.encode(e, func() []byte { return executeEvent(execCtx, ec, field, e) })
+			return sink.Result(c.execute(e), committed, abort)
 		}
-		return sink.Result(resp, committed, abort)
+		return sink.Result(c.encode(e), committed, abort)
 	}
 	done := func(err error) {
 		p.cohorts.leave(c)
@@ -109,6 +112,10 @@ func (p *pusher) Push(ctx context.Context, rc *graphql.OperationContext, sink st
 	}
 	return true
 }
+
+// eventExecutor executes a subscription's selection set for one event and
+// returns the encoded response.
+type eventExecutor func(e *domain.Event) []byte
 
 // endWithErrors ends a subscription that failed to start the way gqlgen's
 // executor does: one result carrying the errors, then completion.
@@ -193,7 +200,9 @@ type cohorts struct {
 	all map[string]*cohort
 }
 
-func (cs *cohorts) join(key string) *cohort {
+// join adds a member to the cohort of key, which executes events with what
+// newEventExecutor returns when the member is the first.
+func (cs *cohorts) join(key string, newEventExecutor func() eventExecutor) *cohort {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if cs.all == nil {
@@ -201,7 +210,7 @@ func (cs *cohorts) join(key string) *cohort {
 	}
 	c := cs.all[key]
 	if c == nil {
-		c = &cohort{key: key, entries: map[*domain.Event]*encoding{}}
+		c = &cohort{key: key, execute: newEventExecutor(), entries: map[*domain.Event]*encoding{}}
 		cs.all[key] = c
 	}
 	c.members++
@@ -219,6 +228,7 @@ func (cs *cohorts) leave(c *cohort) {
 // cohort shares encoded events between the subscribers of one key.
 type cohort struct {
 	key     string
+	execute eventExecutor
 	members int // guarded by cohorts.mu
 
 	mu      sync.Mutex
@@ -233,8 +243,8 @@ type encoding struct {
 	bytes []byte
 }
 
-// encode returns the cohort's encoding of e, running execute once for it.
-func (c *cohort) encode(e *domain.Event, execute func() []byte) []byte {
+// encode returns the cohort's encoding of e, executing it once.
+func (c *cohort) encode(e *domain.Event) []byte {
 	c.mu.Lock()
 	enc := c.entries[e]
 	if enc == nil {
@@ -247,6 +257,6 @@ func (c *cohort) encode(e *domain.Event, execute func() []byte) []byte {
 		}
 	}
 	c.mu.Unlock()
-	enc.once.Do(func() { enc.bytes = execute() })
+	enc.once.Do(func() { enc.bytes = c.execute(e) })
 	return enc.bytes
 }

@@ -24,19 +24,18 @@ import (
 func TestCohortExecutesEachEventOnce(t *testing.T) {
 	t.Parallel()
 	var cs cohorts
-	c := cs.join("k")
-	e1, e2 := &domain.Event{Seq: 1}, &domain.Event{Seq: 2}
 	var runs atomic.Int32
-	execute := func(e *domain.Event) func() []byte {
-		return func() []byte {
+	c := cs.join("k", func() eventExecutor {
+		return func(e *domain.Event) []byte {
 			runs.Add(1)
 			return fmt.Appendf(nil, `{"seq":%d}`, e.Seq)
 		}
-	}
+	})
+	e1, e2 := &domain.Event{Seq: 1}, &domain.Event{Seq: 2}
 	var wg sync.WaitGroup
 	got := make([]string, 50)
 	for i := range got {
-		wg.Go(func() { got[i] = string(c.encode(e1, execute(e1))) })
+		wg.Go(func() { got[i] = string(c.encode(e1)) })
 	}
 	wg.Wait()
 	if n := runs.Load(); n != 1 {
@@ -47,7 +46,7 @@ func TestCohortExecutesEachEventOnce(t *testing.T) {
 			t.Fatalf("subscriber %d got %s", i, g)
 		}
 	}
-	if g := string(c.encode(e2, execute(e2))); g != `{"seq":2}` || runs.Load() != 2 {
+	if g := string(c.encode(e2)); g != `{"seq":2}` || runs.Load() != 2 {
 		t.Errorf("second event: %s after %d runs", g, runs.Load())
 	}
 }
@@ -58,21 +57,22 @@ func TestCohortExecutesEachEventOnce(t *testing.T) {
 func TestCohortForgetsOldEvents(t *testing.T) {
 	t.Parallel()
 	var cs cohorts
-	c := cs.join("k")
-	if again := cs.join("k"); again != c {
+	runs := 0
+	newEventExecutor := func() eventExecutor { return func(*domain.Event) []byte { runs++; return nil } }
+	c := cs.join("k", newEventExecutor)
+	if again := cs.join("k", func() eventExecutor { t.Fatal("a second eventExecutor made for one cohort"); return nil }); again != c {
 		t.Fatal("the same key joined another cohort")
 	}
 	events := make([]*domain.Event, cohortWindow+1)
-	runs := 0
 	for i := range events {
 		events[i] = &domain.Event{Seq: int64(i)}
-		c.encode(events[i], func() []byte { runs++; return nil })
+		c.encode(events[i])
 	}
-	c.encode(events[len(events)-1], func() []byte { runs++; return nil })
+	c.encode(events[len(events)-1])
 	if runs != len(events) {
 		t.Errorf("%d runs for %d events, the last twice: want %d", runs, len(events), len(events))
 	}
-	c.encode(events[0], func() []byte { runs++; return nil })
+	c.encode(events[0])
 	if runs != len(events)+1 {
 		t.Errorf("the event past the window was not executed again")
 	}

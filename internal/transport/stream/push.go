@@ -17,7 +17,9 @@ import (
 type Pusher interface {
 	// Push starts the subscription of rc and reports true, or reports false
 	// and leaves rc to the executor. ctx is the operation's context: it is
-	// cancelled when the client stops the operation or the connection ends.
+	// cancelled when the client stops the operation or the connection ends,
+	// and it carries the connection's values but not rc, so that keeping ctx
+	// does not keep the parsed request; Push adds rc where it needs it.
 	// Once Push has reported true it calls sink.End exactly once, possibly
 	// before returning, and no Result after it.
 	Push(ctx context.Context, rc *graphql.OperationContext, sink Sink) bool
@@ -42,7 +44,7 @@ type Sink interface {
 type wsSink struct {
 	c      *wsConn
 	op     *operation
-	ctx    context.Context
+	done   <-chan struct{} // the operation's context is done
 	prefix []byte
 	f      *fate
 	once   sync.Once
@@ -51,11 +53,11 @@ type wsSink struct {
 func (s *wsSink) Result(resp []byte, committed time.Time, abort <-chan struct{}) bool {
 	// A stopped operation takes no more results, even with room in the queue.
 	select {
-	case <-s.ctx.Done():
+	case <-s.done:
 		return false
 	default:
 	}
-	return s.c.enqueue(frame{head: s.prefix, body: resp, tail: '}', result: true, committed: committed}, s.ctx.Done(), abort)
+	return s.c.enqueue(frame{head: s.prefix, body: resp, tail: '}', result: true, committed: committed}, s.done, abort)
 }
 
 func (s *wsSink) End(err *gqlerror.Error) {

@@ -55,6 +55,11 @@ func TestWebSocketPushedSubscription(t *testing.T) {
 			// Ends normally after two results.
 			c.subscribe("1", events("pushed"))
 			s := pusher.await(t)
+			if graphql.HasOperationContext(s.ctx) {
+				// A pushed subscription keeps its context: the parsed request
+				// must not come with it.
+				t.Error("the context given to Push carries the OperationContext")
+			}
 			if !s.sink.Result([]byte(`{"data":{"events":"one"}}`), time.Unix(7, 0), nil) {
 				t.Fatal("Result refused on a live operation")
 			}

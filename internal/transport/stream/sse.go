@@ -185,7 +185,7 @@ func (t *SSE) serve(s *sseStream, r *http.Request, exec graphql.GraphExecutor, p
 	results := make(chan result, 1)
 	pulled := make(chan struct{})
 	pushed := kind != "" && t.Pusher != nil &&
-		t.Pusher.Push(opCtx, rc, &sseSink{ctx: opCtx, f: f, results: results, done: pulled})
+		t.Pusher.Push(ctx, rc, &sseSink{ctx: opCtx, f: f, results: results, done: pulled})
 	if !pushed {
 		go pullSSE(opCtx, exec, rc, f, results, pulled)
 	}

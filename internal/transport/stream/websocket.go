@@ -103,6 +103,12 @@ type WebSocket struct {
 	// takes need no goroutine per operation. Nil pulls every operation.
 	Pusher Pusher
 
+	// OperationHeaders names the upgrade request's headers that operations
+	// see in their OperationContext.Headers, such as the trace context.
+	// Authenticate sees the whole request; after connection_init the rest is
+	// let go, so that an idle connection does not keep it. Nil keeps none.
+	OperationHeaders []string
+
 	life lifecycle
 }
 
@@ -171,6 +177,7 @@ type wsOptions struct {
 	sendQueue        int
 	observer         Observer
 	pusher           Pusher
+	operationHeaders []string
 }
 
 func (t *WebSocket) options() wsOptions {
@@ -185,6 +192,7 @@ func (t *WebSocket) options() wsOptions {
 		sendQueue:        positive(t.SendQueue, defaultSendQueue),
 		observer:         observerOr(t.Observer),
 		pusher:           t.Pusher,
+		operationHeaders: t.OperationHeaders,
 	}
 }
 

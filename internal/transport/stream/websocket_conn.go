@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,8 +21,11 @@ type wsConn struct {
 	opts wsOptions
 	conn *wsIO
 	d    dialect
-	req  *http.Request
 	exec graphql.GraphExecutor
+	// req is the upgrade request, kept only until connection_init has been
+	// handled; header keeps what operations see of it (OperationHeaders).
+	req    *http.Request
+	header http.Header
 
 	// ctx is the connection's base context, cancelled when the connection
 	// ends; Authenticate derives the operations' context from it.
@@ -75,6 +79,7 @@ func newWSConn(opts wsOptions, conn *wsIO, r *http.Request, exec graphql.GraphEx
 		conn:   conn,
 		d:      dialectFor(conn.protocol),
 		req:    r,
+		header: keepHeaders(r.Header, opts.operationHeaders),
 		exec:   exec,
 		ctx:    ctx,
 		cancel: cancel,
@@ -83,6 +88,20 @@ func newWSConn(opts wsOptions, conn *wsIO, r *http.Request, exec graphql.GraphEx
 		ops:    map[string]*operation{},
 		opCtx:  ctx,
 	}
+}
+
+// keepHeaders copies the named headers of h; nil when none is present.
+func keepHeaders(h http.Header, names []string) http.Header {
+	var kept http.Header
+	for _, name := range names {
+		if v := h.Values(name); len(v) > 0 {
+			if kept == nil {
+				kept = http.Header{}
+			}
+			kept[http.CanonicalHeaderKey(name)] = slices.Clone(v)
+		}
+	}
+	return kept
 }
 
 // serve runs the connection until it ends and every goroutine it started has
@@ -299,6 +318,8 @@ func (c *wsConn) initialise(m inbound) bool {
 		return false
 	}
 	c.initReceived = true
+	req := c.req
+	c.req = nil // an idle connection need not keep the request
 	c.timerMu.Lock()
 	c.initTimer.Stop()
 	c.timerMu.Unlock()
@@ -312,7 +333,7 @@ func (c *wsConn) initialise(m inbound) bool {
 
 	ctx, expires := c.ctx, time.Time{}
 	if c.opts.authenticate != nil {
-		authCtx, exp, err := c.opts.authenticate(c.ctx, c.req, initPayload)
+		authCtx, exp, err := c.opts.authenticate(c.ctx, req, initPayload)
 		if err != nil {
 			return c.forbid(err.Error())
 		}

@@ -54,19 +54,21 @@ func (c *wsConn) subscribe(m inbound, received time.Time) bool {
 	if err != nil {
 		return c.reject(fmt.Sprintf("%q payload is not a GraphQL request", m.Type))
 	}
-	params.Headers = c.req.Header
+	params.Headers = c.header
 	params.ReadTime = graphql.TraceTiming{Start: received, End: graphql.Now()}
 
-	ctx := graphql.StartOperationTrace(c.opCtx)
+	// The operation's lifetime is a context without its OperationContext:
+	// the connection's context keeps it among its children until the
+	// operation ends, and a pushed subscription keeps nothing else of the
+	// operation, so its parsed request can be collected once it runs.
+	life, cancel := context.WithCancel(c.opCtx)
+	ctx := graphql.StartOperationTrace(life)
 	rc, errs := c.exec.CreateOperationContext(ctx, params)
 	if errs != nil {
+		cancel()
 		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
 		return c.sendErrors(m.ID, resp.Errors)
 	}
-
-	ctx = graphql.WithOperationContext(ctx, rc)
-	ctx, cancel := context.WithCancel(ctx)
-	ctx, f := withFate(ctx)
 	op := &operation{id: m.ID, cancel: cancel, kind: subscriptionKind(rc)}
 
 	c.mu.Lock()
@@ -82,12 +84,14 @@ func (c *wsConn) subscribe(m inbound, received time.Time) bool {
 	if op.kind != "" {
 		c.opts.observer.SubscriptionStarted(op.kind)
 		if c.opts.pusher != nil {
+			f := &fate{}
 			prefix, err := framePrefix(op.id, c.d.next)
-			if err == nil && c.opts.pusher.Push(ctx, rc, &wsSink{c: c, op: op, ctx: ctx, prefix: prefix, f: f}) {
+			if err == nil && c.opts.pusher.Push(life, rc, &wsSink{c: c, op: op, done: life.Done(), prefix: prefix, f: f}) {
 				return true
 			}
 		}
 	}
+	ctx, f := withFate(graphql.WithOperationContext(ctx, rc))
 	go c.run(ctx, op, rc, f)
 	return true
 }

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/testserver"
 	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/nordkapp42/nordkapp42/internal/transport/stream"
@@ -35,6 +37,35 @@ func TestWebSocketSubscriptionStreamsUntilComplete(t *testing.T) {
 			sub.end()
 			c.expectComplete("1")
 		})
+	}
+}
+
+// TestWebSocketOperationsSeeTheNamedHeaders: operations see the upgrade
+// request's headers named in OperationHeaders, and no other, while
+// Authenticate sees them all.
+func TestWebSocketOperationsSeeTheNamedHeaders(t *testing.T) {
+	t.Parallel()
+	authSaw := make(chan string, 1)
+	ts, f := serve(t, &stream.WebSocket{
+		OperationHeaders: []string{"traceparent", "X-Absent"},
+		Authenticate: func(ctx context.Context, r *http.Request, payload map[string]any) (context.Context, time.Time, error) {
+			authSaw <- r.Header.Get("Cookie")
+			return withIdentity(ctx, r, payload)
+		},
+	}, nil)
+	header := http.Header{}
+	header.Set("Traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	header.Set("Cookie", "session=secret")
+	c := dialWithHeader(t, ts, transportWS, header)
+	c.init("")
+	if got := <-authSaw; got != "session=secret" {
+		t.Errorf("Authenticate saw Cookie %q, want the request's", got)
+	}
+	c.subscribe("1", events("h"))
+	got := graphql.GetOperationContext(f.await(t, "h").ctx).Headers
+	want := http.Header{"Traceparent": {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("operation headers (-want +got):\n%s", diff)
 	}
 }
 

@@ -3,6 +3,7 @@ package stream_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -34,9 +35,15 @@ type wsClient struct {
 
 func dial(t *testing.T, ts *httptest.Server, p protocol) *wsClient {
 	t.Helper()
+	return dialWithHeader(t, ts, p, nil)
+}
+
+// dialWithHeader dials with extra request headers.
+func dialWithHeader(t *testing.T, ts *httptest.Server, p protocol, header http.Header) *wsClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	opts := &websocket.DialOptions{}
+	opts := &websocket.DialOptions{HTTPHeader: header}
 	if p.name != "" {
 		opts.Subprotocols = []string{p.name}
 	}
