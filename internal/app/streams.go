@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -280,13 +281,16 @@ func (f *follower) steps(start func(context.Context) error) (ended bool, err err
 		if ctx.Err() != nil {
 			return true, nil
 		}
-		if f.gapDue.Swap(false) {
+		env, ok := f.sub.Next()
+		if !ok && f.gapDue.Swap(false) {
+			// Only once the queue is empty: the missing events may be in it,
+			// behind a consumer that is slow to take them.
 			f.gapArmed = false
 			if err := f.fillGaps(ctx); err != nil {
 				return true, err
 			}
+			continue
 		}
-		env, ok := f.sub.Next()
 		if !ok {
 			select {
 			case <-f.sub.Done():
@@ -377,10 +381,20 @@ func (f *follower) release(ctx context.Context, roomID string) error {
 	return nil
 }
 
-// fillGaps reads from the store the rooms whose gaps did not close in time.
+// fillGaps reads from the store the events missing before those held for
+// too long, and releases what follows them. Only the gaps are read: the
+// events after the held ones are on their way live, and reading them too
+// would have every subscriber of a busy room execute them on its own.
 func (f *follower) fillGaps(ctx context.Context) error {
 	for _, roomID := range slices.Collect(maps.Keys(f.held)) {
-		if err := f.catchUp(ctx, roomID); err != nil {
+		held := f.held[roomID]
+		if len(held) == 0 {
+			continue
+		}
+		if err := f.readStore(ctx, roomID, held[0].Seq-1); err != nil {
+			return err
+		}
+		if err := f.release(ctx, roomID); err != nil {
 			return err
 		}
 	}
@@ -462,21 +476,28 @@ func (f *follower) resync(ctx context.Context, topic string) error {
 
 // catchUp delivers from the store every event of the room after its position.
 func (f *follower) catchUp(ctx context.Context, roomID string) error {
-	if err := f.readStore(ctx, roomID); err != nil {
+	if err := f.readStore(ctx, roomID, math.MaxInt64); err != nil {
 		return err
 	}
 	return f.release(ctx, roomID)
 }
 
-// readStore delivers from the store every event of the room after its
-// position.
-func (f *follower) readStore(ctx context.Context, roomID string) error {
+// readStore delivers from the store the events of the room after its
+// position, up to seq until.
+func (f *follower) readStore(ctx context.Context, roomID string, until int64) error {
 	for {
 		last, tracked := f.pos[roomID]
 		if !tracked {
 			return nil
 		}
-		events, err := f.events(ctx, roomID, last)
+		limit := int64(catchUpPage)
+		if until-last < limit {
+			limit = until - last
+		}
+		if limit <= 0 {
+			return nil
+		}
+		events, err := f.events(ctx, roomID, last, int(limit))
 		if err != nil {
 			return fmt.Errorf("read room events: %w", err)
 		}
@@ -488,7 +509,7 @@ func (f *follower) readStore(ctx context.Context, roomID string) error {
 				return err
 			}
 		}
-		if len(events) < catchUpPage {
+		if int64(len(events)) < limit {
 			return nil
 		}
 	}
@@ -502,12 +523,12 @@ const (
 	retryMax   = 5 * time.Second
 )
 
-// events reads a page of the room's events after seq, waiting out store
-// outages.
-func (f *follower) events(ctx context.Context, roomID string, after int64) ([]domain.Event, error) {
+// events reads up to limit of the room's events after seq, waiting out
+// store outages.
+func (f *follower) events(ctx context.Context, roomID string, after int64, limit int) ([]domain.Event, error) {
 	pause := retryFirst
 	for {
-		events, err := f.s.store.Events(ctx, roomID, after, catchUpPage)
+		events, err := f.s.store.Events(ctx, roomID, after, limit)
 		if !errors.Is(err, domain.ErrUnavailable) {
 			return events, err
 		}

@@ -398,6 +398,57 @@ func TestRoomEventsReadTheStoreWhenAGapStays(t *testing.T) {
 	}
 }
 
+// TestGapFillReadsOnlyTheGap: a gap that stays is filled from the store,
+// but the events after it that came live are delivered as they came (shared
+// by every subscriber), not read again from the store.
+func TestGapFillReadsOnlyTheGap(t *testing.T) {
+	t.Parallel()
+	broker := newTestBroker()
+	svc, _, store := newFixture(t, fixtureOptions{Broker: broker, Config: app.Config{ReorderWait: 50 * time.Millisecond}})
+	room := createRoom(t, svc, alice, domain.KindPrivateGroup, "Team", bob)
+	start := roomSeq(t, store, room.ID)
+
+	type delivery struct {
+		seq  int64
+		live bool
+	}
+	got := make(chan delivery, 8)
+	deliver := func(ctx context.Context, e *domain.Event, committed time.Time, abort <-chan struct{}) bool {
+		got <- delivery{seq: e.Seq, live: !committed.IsZero()}
+		return true
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ended := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-ended })
+	if err := svc.FollowRoomEvents(ctx, bob, room.ID, nil, deliver, func(error) { close(ended) }); err != nil {
+		t.Fatal(err)
+	}
+	// Once the stream has delivered a message, it has caught up and is live.
+	sendMessage(t, svc, alice, room.ID, "ready")
+	select {
+	case d := <-got:
+		if d.seq != start+1 {
+			t.Fatalf("first delivery %+v, want seq %d", d, start+1)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the stream delivered nothing")
+	}
+	broker.dropSeqs(start + 2)
+	sendMessage(t, svc, alice, room.ID, "lost")
+	sendMessage(t, svc, alice, room.ID, "after")
+	sendMessage(t, svc, alice, room.ID, "later")
+	for _, want := range []delivery{{start + 2, false}, {start + 3, true}, {start + 4, true}} {
+		select {
+		case d := <-got:
+			if d != want {
+				t.Fatalf("delivered %+v, want %+v", d, want)
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("%+v not delivered", want)
+		}
+	}
+}
+
 // TestIdleStreamsHoldNoGoroutine checks that a stream waiting for events
 // costs no goroutine: tens of thousands of idle subscribers per node depend
 // on it. Not parallel, so that other tests' goroutines do not blur the count.
