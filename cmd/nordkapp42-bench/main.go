@@ -90,6 +90,7 @@ type config struct {
 	dialConcurrency int
 	setupConc       int
 	hold            time.Duration
+	settle          time.Duration
 	reuseRoom       string
 	batch           int
 	pages           int
@@ -98,7 +99,7 @@ type config struct {
 const usage = `usage: nordkapp42-bench <conns|fanout|rooms|send|history> [flags]
 
 Scenarios and the flags that shape them (defaults in brackets):
-  conns    -n [1000] connections over -rooms [10] public rooms; -server-pid, -debug-url, -hold
+  conns    -n [1000] connections over -rooms [10] public rooms; -server-pid, -debug-url, -settle, -hold
   fanout   -n [1000] subscribers, -messages [200] at -rate [50]/s by -senders [4]
   rooms    -n [1000] subscribers in their own chats, -rate [2000]/s for -duration [10s], -senders [32]
   send     -clients [64] into -rooms [100] for -duration [10s] or -messages [10000000]
@@ -143,6 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.dialConcurrency, "dial-concurrency", 64, "connections being opened at once, per process")
 	fs.IntVar(&c.setupConc, "setup-concurrency", 16, "concurrent setup requests (members, chats, probes, history seeding)")
 	fs.DurationVar(&c.hold, "hold", 0, "keep the connections open this long after measuring (conns)")
+	fs.DurationVar(&c.settle, "settle", 3*time.Second, "after the last subscription is live, wait this long before measuring, so that the connections are idle (conns)")
 	fs.StringVar(&c.reuseRoom, "reuse-room", "", "page this room instead of seeding a new one (history; the room an earlier run printed)")
 	fs.IntVar(&c.batch, "batch", 100, "sendMessage mutations per seeding request (history)")
 	fs.IntVar(&c.pages, "pages", 0, "bound on the pages read; 0: all (history)")

@@ -76,6 +76,16 @@ func (b *bench) conns(ctx context.Context) (result, error) {
 		return r, err
 	}
 	applyStatus(&r, st)
+	if c.settle > 0 {
+		// Idle means no event in flight: the goroutines that delivered the
+		// probe linger a moment for the next event (see workpool).
+		b.logf("letting the connections settle for %s", c.settle)
+		select {
+		case <-time.After(c.settle):
+		case <-ctx.Done():
+			return r, ctx.Err()
+		}
+	}
 
 	if r.RSSAfterKiB, err = b.probe.rss(); err != nil {
 		return r, err

@@ -32,6 +32,7 @@ import (
 	"github.com/nordkapp42/nordkapp42/internal/telemetry"
 	"github.com/nordkapp42/nordkapp42/internal/transport/graphql"
 	"github.com/nordkapp42/nordkapp42/internal/ulids"
+	"github.com/nordkapp42/nordkapp42/internal/workpool"
 )
 
 // store is what the node needs of a Store adapter beyond the port.
@@ -41,6 +42,11 @@ type store interface {
 
 // service is a long-running part of the node: it runs until ctx ends.
 type service func(ctx context.Context) error
+
+// deliveryLinger is how long a goroutine that handed an event on waits for
+// the next: long enough to span the gaps of a steady flow of events, short
+// enough that idle connections soon cost none again.
+const deliveryLinger = time.Second
 
 // serve wires the adapters into the use cases and runs the node's services
 // until ctx ends. This is the one place that knows every concrete type.
@@ -80,8 +86,11 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	defer fanout.close()
 
 	hub := realtime.NewHub(fanout.broker, realtime.HubOptions{Logger: log, OnSlowConsumers: m.SlowConsumers})
+	// One pool for the followers and the writers: the goroutines that hand
+	// an event on stay a moment for the next one (see workpool).
+	workers := workpool.New(deliveryLinger)
 	svc := app.New(observed.New(st, m), hub, fanout.presence, clock.System{}, ulids.New(), log,
-		app.Config{SendRate: cfg.RateLimit, SendBurst: cfg.RateBurst, Observer: m})
+		app.Config{SendRate: cfg.RateLimit, SendBurst: cfg.RateBurst, Observer: m, Workers: workers})
 	if outbox, ok := st.(app.Outbox); ok {
 		svc.WithOutbox(outbox)
 	}
@@ -92,7 +101,7 @@ func serve(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) err
 	defer func() { _ = sched.Close() }() // after Run has returned: a no-op
 	svc.WithScheduler(sched)
 	gql := graphql.NewHandler(svc, graphql.Options{Verifier: verifier, MaxSubscriptions: cfg.MaxSubscriptionsPerConn,
-		Metrics: m, Logger: log})
+		Metrics: m, Logger: log, Workers: workers})
 
 	var draining atomic.Bool
 	ready := func(ctx context.Context) error {

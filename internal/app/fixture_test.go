@@ -19,6 +19,7 @@ import (
 	"github.com/nordkapp42/nordkapp42/internal/realtime"
 	"github.com/nordkapp42/nordkapp42/internal/store/sqlite"
 	"github.com/nordkapp42/nordkapp42/internal/ulids"
+	"github.com/nordkapp42/nordkapp42/internal/workpool"
 )
 
 // The members every fixture provisions.
@@ -73,7 +74,13 @@ func newFixture(t *testing.T, opts fixtureOptions) (*app.Service, *clock.Fake, *
 		start = opts.Start
 	}
 	clk := clock.NewFake(start)
-	svc := app.New(store, hub, presencememory.New(), clk, ulids.New(), quiet, opts.Config)
+	cfg := opts.Config
+	if cfg.Workers == nil {
+		// As in production, streams' workers come from a pool; its idle
+		// goroutines end soon enough for the leak check.
+		cfg.Workers = workpool.New(5 * time.Millisecond)
+	}
+	svc := app.New(store, hub, presencememory.New(), clk, ulids.New(), quiet, cfg)
 	for _, id := range []string{alice, bob, carol, dave} {
 		if err := svc.EnsureMember(t.Context(), id, names[id]); err != nil {
 			t.Fatalf("EnsureMember(%s): %v", id, err)

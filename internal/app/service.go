@@ -17,6 +17,7 @@ import (
 
 	"github.com/nordkapp42/nordkapp42/internal/domain"
 	"github.com/nordkapp42/nordkapp42/internal/realtime"
+	"github.com/nordkapp42/nordkapp42/internal/workpool"
 )
 
 // Config tunes the use cases.
@@ -32,6 +33,9 @@ type Config struct {
 	// arrived out of order to be followed by the ones before it, before it
 	// reads them from the store; 1s when zero.
 	ReorderWait time.Duration
+	// Workers runs the event streams' workers; nil starts a goroutine for
+	// each.
+	Workers *workpool.Pool
 }
 
 // Observer hears what the use cases do, for metrics. Its methods must not

@@ -208,22 +208,24 @@ type follower struct {
 	running  atomic.Bool // a worker runs
 	finished bool        // the stream has ended and done was called
 	stopCtx  func() bool // unregisters the kick on ctx's end
+	resume   func()      // f.work(nil), made once rather than per kick
 }
 
 // start runs the follower: start (when not nil) first, then whatever the
 // subscription brings, until ctx ends or the stream ends; done is called once.
 func (f *follower) start(ctx context.Context, done Done, start func(context.Context) error) {
 	f.ctx, f.done = ctx, done
+	f.resume = func() { f.work(nil) }
 	f.running.Store(true)
 	f.sub.OnReady(f.kick)
 	f.stopCtx = context.AfterFunc(ctx, f.kick)
-	go f.work(start)
+	f.s.cfg.Workers.Go(func() { f.work(start) })
 }
 
 // kick starts a worker unless one is running.
 func (f *follower) kick() {
 	if f.running.CompareAndSwap(false, true) {
-		go f.work(nil)
+		f.s.cfg.Workers.Go(f.resume)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/nordkapp42/nordkapp42/internal/domain"
 	"github.com/nordkapp42/nordkapp42/internal/metrics"
 	"github.com/nordkapp42/nordkapp42/internal/transport/stream"
+	"github.com/nordkapp42/nordkapp42/internal/workpool"
 )
 
 // Options tune the GraphQL endpoint.
@@ -38,6 +39,9 @@ type Options struct {
 	MaxComplexity int
 	// PingInterval is the keep-alive period of WebSocket and SSE (default 25s).
 	PingInterval time.Duration
+	// Workers runs the WebSocket connections' writers; nil starts a
+	// goroutine for each.
+	Workers *workpool.Pool
 	// Metrics records operations, connections and deliveries; nil records
 	// nothing.
 	Metrics *metrics.Metrics
@@ -83,6 +87,7 @@ func NewHandler(svc *app.Service, cfg Options) *Handler {
 		// Operations read only the trace context from the upgrade request
 		// (see observer); the rest of its headers are let go.
 		OperationHeaders: otel.GetTextMapPropagator().Fields(),
+		Workers:          cfg.Workers,
 	}
 	h.sse = &stream.SSE{
 		OnOpen:       presence.open,

@@ -8,6 +8,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/gobwas/ws"
+
+	"github.com/nordkapp42/nordkapp42/internal/workpool"
 )
 
 // Defaults for the zero values of WebSocket's fields.
@@ -103,6 +105,10 @@ type WebSocket struct {
 	// takes need no goroutine per operation. Nil pulls every operation.
 	Pusher Pusher
 
+	// Workers runs the connections' writers; nil starts a goroutine for
+	// each.
+	Workers *workpool.Pool
+
 	// OperationHeaders names the upgrade request's headers that operations
 	// see in their OperationContext.Headers, such as the trace context.
 	// Authenticate sees the whole request; after connection_init the rest is
@@ -178,6 +184,7 @@ type wsOptions struct {
 	observer         Observer
 	pusher           Pusher
 	operationHeaders []string
+	workers          *workpool.Pool
 }
 
 func (t *WebSocket) options() wsOptions {
@@ -193,6 +200,7 @@ func (t *WebSocket) options() wsOptions {
 		observer:         observerOr(t.Observer),
 		pusher:           t.Pusher,
 		operationHeaders: t.OperationHeaders,
+		workers:          t.Workers,
 	}
 }
 

@@ -446,7 +446,7 @@ func (c *wsConn) kickLocked() {
 	}
 	c.writing = true
 	c.writers.Add(1)
-	go c.drain()
+	c.opts.workers.Go(c.drain)
 }
 
 // drain writes the queue out, with one system call per batch, until it is
