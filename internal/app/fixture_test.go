@@ -52,7 +52,7 @@ type fixtureOptions struct {
 // SQLite file, the memory broker under a hub, memory presence), a fake clock
 // and real ULIDs, with alice, bob, carol and dave provisioned. Everything is
 // closed when the test ends.
-func newFixture(t *testing.T, opts fixtureOptions) (*app.Service, *clock.Fake, *sqlite.Store) {
+func newFixture(t testing.TB, opts fixtureOptions) (*app.Service, *clock.Fake, *sqlite.Store) {
 	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "db.sqlite"))
 	if err != nil {
@@ -101,7 +101,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 	}
 }
 
-func createRoom(t *testing.T, svc *app.Service, actor string, kind domain.RoomKind, name string, members ...string) domain.Room {
+func createRoom(t testing.TB, svc *app.Service, actor string, kind domain.RoomKind, name string, members ...string) domain.Room {
 	t.Helper()
 	room, err := svc.CreateRoom(t.Context(), actor, kind, name, members)
 	if err != nil {
@@ -110,7 +110,7 @@ func createRoom(t *testing.T, svc *app.Service, actor string, kind domain.RoomKi
 	return room
 }
 
-func sendMessage(t *testing.T, svc *app.Service, actor, roomID, text string) domain.Message {
+func sendMessage(t testing.TB, svc *app.Service, actor, roomID, text string) domain.Message {
 	t.Helper()
 	msg, err := svc.SendMessage(t.Context(), actor, roomID, text, "")
 	if err != nil {
