@@ -322,6 +322,56 @@ func TestMyRooms(t *testing.T) {
 	check("emission after a message in an old room", lists, "second", "fourth", "first", "third")
 }
 
+// delivery is one event a followed stream handed on: live when it came from
+// the fan-out, not when it was read back from the store.
+type delivery struct {
+	seq  int64
+	live bool
+}
+
+// followLive follows the room for bob with FollowRoomEvents and returns what
+// it delivers, once a first message (seq start+1) has shown the stream live.
+func followLive(t *testing.T, svc *app.Service, roomID string, start int64) <-chan delivery {
+	t.Helper()
+	got := make(chan delivery, 8)
+	deliver := func(ctx context.Context, e *domain.Event, committed time.Time, abort <-chan struct{}) bool {
+		got <- delivery{seq: e.Seq, live: !committed.IsZero()}
+		return true
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	ended := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-ended })
+	if err := svc.FollowRoomEvents(ctx, bob, roomID, nil, deliver, func(error) { close(ended) }); err != nil {
+		t.Fatal(err)
+	}
+	// Once the stream has delivered a message, it has caught up and is live.
+	sendMessage(t, svc, alice, roomID, "ready")
+	select {
+	case d := <-got:
+		if d.seq != start+1 {
+			t.Fatalf("first delivery %+v, want seq %d", d, start+1)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the stream delivered nothing")
+	}
+	return got
+}
+
+// expectDeliveries fails unless got delivers want, in order.
+func expectDeliveries(t *testing.T, got <-chan delivery, want ...delivery) {
+	t.Helper()
+	for _, w := range want {
+		select {
+		case d := <-got:
+			if d != w {
+				t.Fatalf("delivered %+v, want %+v", d, w)
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("%+v not delivered", w)
+		}
+	}
+}
+
 // TestRoomEventsReordersLateLiveEvents: an event that arrives after a later
 // one (concurrent senders publish in any order) is waited for, not read
 // from the store: both are delivered live, in order.
@@ -333,31 +383,7 @@ func TestRoomEventsReordersLateLiveEvents(t *testing.T) {
 	room := createRoom(t, svc, alice, domain.KindPrivateGroup, "Team", bob)
 	start := roomSeq(t, store, room.ID)
 
-	type delivery struct {
-		seq  int64
-		live bool
-	}
-	got := make(chan delivery, 8)
-	deliver := func(ctx context.Context, e *domain.Event, committed time.Time, abort <-chan struct{}) bool {
-		got <- delivery{seq: e.Seq, live: !committed.IsZero()}
-		return true
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	ended := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-ended })
-	if err := svc.FollowRoomEvents(ctx, bob, room.ID, nil, deliver, func(error) { close(ended) }); err != nil {
-		t.Fatal(err)
-	}
-	// Once the stream has delivered a message, it has caught up and is live.
-	sendMessage(t, svc, alice, room.ID, "ready")
-	select {
-	case d := <-got:
-		if d.seq != start+1 {
-			t.Fatalf("first delivery %+v, want seq %d", d, start+1)
-		}
-	case <-time.After(waitFor):
-		t.Fatal("the stream delivered nothing")
-	}
+	got := followLive(t, svc, room.ID, start)
 	broker.delaySeqs(start + 2)
 	sendMessage(t, svc, alice, room.ID, "first")
 	sendMessage(t, svc, alice, room.ID, "second")
@@ -369,16 +395,7 @@ func TestRoomEventsReordersLateLiveEvents(t *testing.T) {
 	if err := broker.releaseDelayed(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []delivery{{start + 2, true}, {start + 3, true}} {
-		select {
-		case d := <-got:
-			if d != want {
-				t.Fatalf("delivered %+v, want %+v", d, want)
-			}
-		case <-time.After(waitFor):
-			t.Fatalf("%+v not delivered", want)
-		}
-	}
+	expectDeliveries(t, got, delivery{start + 2, true}, delivery{start + 3, true})
 }
 
 // TestRoomEventsReadTheStoreWhenAGapStays: an event that never arrives is
@@ -408,45 +425,12 @@ func TestGapFillReadsOnlyTheGap(t *testing.T) {
 	room := createRoom(t, svc, alice, domain.KindPrivateGroup, "Team", bob)
 	start := roomSeq(t, store, room.ID)
 
-	type delivery struct {
-		seq  int64
-		live bool
-	}
-	got := make(chan delivery, 8)
-	deliver := func(ctx context.Context, e *domain.Event, committed time.Time, abort <-chan struct{}) bool {
-		got <- delivery{seq: e.Seq, live: !committed.IsZero()}
-		return true
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	ended := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-ended })
-	if err := svc.FollowRoomEvents(ctx, bob, room.ID, nil, deliver, func(error) { close(ended) }); err != nil {
-		t.Fatal(err)
-	}
-	// Once the stream has delivered a message, it has caught up and is live.
-	sendMessage(t, svc, alice, room.ID, "ready")
-	select {
-	case d := <-got:
-		if d.seq != start+1 {
-			t.Fatalf("first delivery %+v, want seq %d", d, start+1)
-		}
-	case <-time.After(waitFor):
-		t.Fatal("the stream delivered nothing")
-	}
+	got := followLive(t, svc, room.ID, start)
 	broker.dropSeqs(start + 2)
 	sendMessage(t, svc, alice, room.ID, "lost")
 	sendMessage(t, svc, alice, room.ID, "after")
 	sendMessage(t, svc, alice, room.ID, "later")
-	for _, want := range []delivery{{start + 2, false}, {start + 3, true}, {start + 4, true}} {
-		select {
-		case d := <-got:
-			if d != want {
-				t.Fatalf("delivered %+v, want %+v", d, want)
-			}
-		case <-time.After(waitFor):
-			t.Fatalf("%+v not delivered", want)
-		}
-	}
+	expectDeliveries(t, got, delivery{start + 2, false}, delivery{start + 3, true}, delivery{start + 4, true})
 }
 
 // TestIdleStreamsHoldNoGoroutine checks that a stream waiting for events
