@@ -44,31 +44,14 @@ func (s *Service) SendMessage(ctx context.Context, actor, roomID, text, clientMe
 		if err := domain.CheckPost(room, m); err != nil {
 			return err
 		}
-		if clientMessageID != "" {
-			prev, err := tx.MessageByClientID(ctx, roomID, actor, clientMessageID)
-			if err == nil {
-				msg = prev
-				return nil
-			}
-			if !errors.Is(err, domain.ErrNotFound) {
-				return err
-			}
-		}
-		now := s.clock.Now()
-		msg = domain.Message{ID: s.ids.New(), RoomID: roomID, AuthorID: actor, Text: text, ClientMessageID: clientMessageID, CreatedAt: now}
-		e, err := tx.AppendEvent(ctx, domain.Event{RoomID: roomID, Type: domain.EventMessageSent, At: now, ActorID: actor, MessageID: msg.ID})
-		if err != nil {
-			return err
-		}
-		msg.Seq = e.Seq
-		if err := tx.InsertMessage(ctx, msg); err != nil {
+		var e *domain.Event
+		if msg, e, err = s.appendMessage(ctx, tx, roomID, actor, text, clientMessageID); err != nil || e == nil {
 			return err
 		}
 		if _, err := tx.MoveReadPointer(ctx, roomID, actor, msg.Seq, msg.ID); err != nil {
 			return err
 		}
-		e.Message = &msg
-		events = append(events, e)
+		events = append(events, *e)
 		return nil
 	})
 	if err != nil {
@@ -79,6 +62,33 @@ func (s *Service) SendMessage(ctx context.Context, actor, roomID, text, clientMe
 	}
 	s.publish(ctx, events)
 	return msg, nil
+}
+
+// appendMessage adds a message and its MESSAGE_SENT event in tx. A
+// clientMessageID the author used in the room before makes it a repeat: the
+// earlier message is returned with a nil event and nothing is added.
+func (s *Service) appendMessage(ctx context.Context, tx Tx, roomID, authorID, text, clientMessageID string) (domain.Message, *domain.Event, error) {
+	if clientMessageID != "" {
+		prev, err := tx.MessageByClientID(ctx, roomID, authorID, clientMessageID)
+		if err == nil {
+			return prev, nil, nil
+		}
+		if !errors.Is(err, domain.ErrNotFound) {
+			return domain.Message{}, nil, err
+		}
+	}
+	now := s.clock.Now()
+	msg := domain.Message{ID: s.ids.New(), RoomID: roomID, AuthorID: authorID, Text: text, ClientMessageID: clientMessageID, CreatedAt: now}
+	e, err := tx.AppendEvent(ctx, domain.Event{RoomID: roomID, Type: domain.EventMessageSent, At: now, ActorID: authorID, MessageID: msg.ID})
+	if err != nil {
+		return domain.Message{}, nil, err
+	}
+	msg.Seq = e.Seq
+	if err := tx.InsertMessage(ctx, msg); err != nil {
+		return domain.Message{}, nil, err
+	}
+	e.Message = &msg
+	return msg, &e, nil
 }
 
 // changeMessage loads a message for an edit or delete, locks its room and

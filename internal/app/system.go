@@ -108,28 +108,12 @@ func (s *Service) postAs(ctx context.Context, author domain.Member, roomID, text
 		if _, err := tx.Room(ctx, roomID); err != nil {
 			return err
 		}
-		if clientMessageID != "" {
-			prev, err := tx.MessageByClientID(ctx, roomID, author.ID, clientMessageID)
-			if err == nil {
-				msg = prev
-				return nil
-			}
-			if !errors.Is(err, domain.ErrNotFound) {
-				return err
-			}
-		}
-		now := s.clock.Now()
-		msg = domain.Message{ID: s.ids.New(), RoomID: roomID, AuthorID: author.ID, Text: text, ClientMessageID: clientMessageID, CreatedAt: now}
-		e, err := tx.AppendEvent(ctx, domain.Event{RoomID: roomID, Type: domain.EventMessageSent, At: now, ActorID: author.ID, MessageID: msg.ID})
-		if err != nil {
+		var e *domain.Event
+		var err error
+		if msg, e, err = s.appendMessage(ctx, tx, roomID, author.ID, text, clientMessageID); err != nil || e == nil {
 			return err
 		}
-		msg.Seq = e.Seq
-		if err := tx.InsertMessage(ctx, msg); err != nil {
-			return err
-		}
-		e.Message = &msg
-		events = append(events, e)
+		events = append(events, *e)
 		return nil
 	})
 	if err != nil {
