@@ -63,19 +63,11 @@ func (b *bench) conns(ctx context.Context) (result, error) {
 	}
 	r.GoroutinesBefore = b.goroutines(ctx, &r)
 
-	subs, err := b.startSubscribers(ctx, rooms, b.subscriberSpecs(c.n, func(i int) int { return i % c.rooms }), b.probeText())
+	subs, err := b.liveSubscribers(ctx, &r, tok, rooms, b.subscriberSpecs(c.n, func(i int) int { return i % c.rooms }))
 	if err != nil {
 		return r, err
 	}
 	defer subs.close()
-	if addrs, _ := sourceAddrs(c.sourceAddrs, c.n); len(addrs) > 0 {
-		r.Sources = len(addrs)
-	}
-	st, err := b.ready(ctx, subs, tok, b.probeText(), rooms)
-	if err != nil {
-		return r, err
-	}
-	applyStatus(&r, st)
 	if c.settle > 0 {
 		// Idle means no event in flight: the goroutines that delivered the
 		// probe linger a moment for the next event (see workpool).
@@ -96,7 +88,7 @@ func (b *bench) conns(ctx context.Context) (result, error) {
 			return r, err
 		}
 	}
-	if n := float64(st.Connected); n > 0 {
+	if n := float64(r.Connected); n > 0 {
 		per := func(after, before *int64) *float64 {
 			if after == nil || before == nil {
 				return nil
@@ -208,23 +200,36 @@ func (b *bench) roomsScenario(ctx context.Context) (result, error) {
 	return b.deliver(ctx, r, tok, rooms, subs, randomRoom(len(rooms)))
 }
 
-// deliver runs the subscribers, the paced senders and the drain of fanout
-// and rooms.
-func (b *bench) deliver(ctx context.Context, r result, token string, rooms []roomRef, specs []subSpec, roomOf func(int) int) (result, error) {
+// liveSubscribers starts the subscribers of specs and waits until each is
+// live (has delivered the probe), recording the source addresses and their
+// status in r. The caller closes them.
+func (b *bench) liveSubscribers(ctx context.Context, r *result, token string, rooms []roomRef, specs []subSpec) (*subscribers, error) {
 	c := b.cfg
 	subs, err := b.startSubscribers(ctx, rooms, specs, b.probeText())
 	if err != nil {
-		return r, err
+		return nil, err
 	}
-	defer subs.close()
 	if addrs, _ := sourceAddrs(c.sourceAddrs, c.n); len(addrs) > 0 {
 		r.Sources = len(addrs)
 	}
 	st, err := b.ready(ctx, subs, token, b.probeText(), rooms)
 	if err != nil {
+		subs.close()
+		return nil, err
+	}
+	applyStatus(r, st)
+	return subs, nil
+}
+
+// deliver runs the subscribers, the paced senders and the drain of fanout
+// and rooms.
+func (b *bench) deliver(ctx context.Context, r result, token string, rooms []roomRef, specs []subSpec, roomOf func(int) int) (result, error) {
+	c := b.cfg
+	subs, err := b.liveSubscribers(ctx, &r, token, rooms, specs)
+	if err != nil {
 		return r, err
 	}
-	applyStatus(&r, st)
+	defer subs.close()
 	b.logf("offering %d messages at %.0f/s (bound %s)", c.messages, c.rate, c.duration)
 	sent := b.pacedSend(ctx, pacedSend{
 		token: token, rooms: rooms, room: roomOf, total: c.messages, rate: c.rate,
